@@ -1,0 +1,31 @@
+"""IOA-Distill: distil a teacher LLM into a small student the way a good tutor teaches.
+
+Python API (what notebooks use)::
+
+    from ioa import Config, build_graph, run
+    summary = run(Config(), run_dir="runs/first")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = ["Config", "build_graph", "load_config", "resume", "run"]
+
+_EXPORTS = {
+    "Config": "ioa.config",
+    "load_config": "ioa.config",
+    "build_graph": "ioa.graph.build",
+    "run": "ioa.graph.runner",
+    "resume": "ioa.graph.runner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so `ioa --help` answers without importing torch and transformers.
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'ioa' has no attribute {name!r}")

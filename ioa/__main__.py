@@ -1,0 +1,3 @@
+from ioa.cli import main
+
+main()

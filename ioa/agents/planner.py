@@ -1,0 +1,132 @@
+"""The curriculum planner (Knowledge Organizer): targets, prerequisite stages, ZPD steps, mastery gate.
+
+Every decision depends only on measured scores and the config, and is traced with its reason
+and the numbers behind it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langgraph.runtime import Runtime
+
+from ioa import rules
+from ioa.graph.context import Services
+from ioa.rundir import write_json
+from ioa.state import IOAState
+
+AGENT = "planner"
+
+
+def build_curriculum(state: IOAState, svc: Services, exclude: set[str]) -> tuple[list[list[str]], list[tuple[str, str]]]:
+    """Deficiency -> dependency refinement -> severity -> targets (+ prerequisites) -> stages -> ZPD split."""
+    cfg = svc.config.rules
+    p_t, p_s = state.p_teacher, state.p_student
+    delta = {k: rules.deficiency(p_t[k], p_s[k]) for k in state.modules}
+    deficient = {k for k in state.modules if delta[k] > cfg.tau_gap and k not in exclude}
+    dep = rules.dependency_strengths(state.history, p_t, cfg.tau_high, cfg.tau_low)
+    edges, removed = rules.refine_edges(state.edges, dep, state.modules, cfg.tau_dep)
+    severity = rules.severity(delta, dep, edges, cfg.alpha)
+    targets = rules.select_targets(severity, deficient, cfg.target_fraction)
+    unmastered = {k for k in state.modules if rules.mastery_ratio(p_t[k], p_s[k]) < cfg.tau_mastery} - exclude
+    chosen = rules.with_prerequisites(targets, edges, unmastered)
+    layered = rules.layer_stages(chosen, edges)
+    stages = rules.split_for_zpd(layered, p_s, cfg.tau_zpd)
+    specs = {m.id: m for m in svc.domain.modules}
+    write_json(svc.run_dir.curriculum, {
+        "round": state.round,
+        "modules": [
+            {"id": k, "name": specs[k].name, "description": specs[k].description, "levels": specs[k].levels,
+             "prerequisites": sorted(a for a, b in edges if b == k), "p_teacher": p_t[k], "p_student": p_s[k],
+             "deficiency": delta[k], "severity": severity[k], "deficient": k in deficient, "target": k in targets}
+            for k in state.modules
+        ],
+        "edges": [list(e) for e in edges],
+        "removed_edges": [list(e) for e in removed],
+        "dependency_estimates": {f"{a}->{b}": v for (a, b), v in sorted(dep.items())},
+        "targets": targets,
+        "stages": stages,
+        "excluded_stuck": sorted(exclude),
+    })
+    svc.tracer.event(
+        round=state.round, node="plan", agent=AGENT, kind="curriculum",
+        summary=f"{len(deficient)} deficient, targets {targets}, {len(stages)} stage(s): {stages}",
+        deficient=sorted(deficient), severity=severity, targets=targets, stages=stages,
+        layered_before_zpd=layered, added_or_kept_edges=len(edges), removed_edges=removed,
+    )
+    return stages, edges
+
+
+def _finish(svc: Services, state: IOAState, reason: str, **numbers: Any) -> dict[str, Any]:
+    svc.tracer.event(round=state.round, node="plan", agent=AGENT, kind="decision", summary=f"finish: {reason}",
+                     decision="finish", reason=reason, **numbers)
+    svc.progress.node("plan", state.round, f"finish: {reason}")
+    return {"next": "finish"}
+
+
+def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
+    """Gate the stage just taught, then pick the next stage (re-planning when the curriculum is done)."""
+    svc = runtime.context
+    cfg, budget = svc.config.rules, svc.config.budget
+    calls = state.usage.get("teacher_calls", 0)
+    if state.round >= budget.max_rounds:
+        return _finish(svc, state, f"round budget spent ({state.round}/{budget.max_rounds})")
+    if calls >= budget.max_teacher_calls:
+        return _finish(svc, state, f"teacher budget spent ({calls}/{budget.max_teacher_calls} calls)")
+
+    stages, index, edges = state.stages, state.stage_index, state.edges
+    stuck: list[str] = []
+    if stages:  # a stage was just taught, trained and diagnosed: gate it
+        decision = rules.gate(stages[index], state.p_teacher, state.p_student, state.remedial,
+                              cfg.tau_mastery, cfg.max_remedial)
+        svc.tracer.event(round=state.round, node="plan", agent=AGENT, kind="decision",
+                         summary=f"stage {index} {stages[index]}: {decision.action} ({decision.reason})",
+                         decision=decision.action, stage=stages[index], weak=decision.weak,
+                         min_ratio=decision.min_ratio, remedial_rounds=state.remedial, reason=decision.reason)
+        if decision.action == "remedial":
+            svc.progress.node("plan", state.round, f"remedial round {state.remedial + 1} for {decision.weak}")
+            return {"next": "teach", "mode": "remedial", "focus": decision.weak, "remedial": state.remedial + 1,
+                    "teach_attempts": 0}
+        if decision.action == "stuck":
+            stuck = decision.weak
+        index += 1
+
+    rebuilt = False
+    while True:
+        if index >= len(stages):
+            if rebuilt:
+                break
+            stages, edges = build_curriculum(state, svc, exclude=set(state.stuck) | set(stuck))
+            index, rebuilt = 0, True
+            continue
+        todo = [k for k in stages[index]
+                if rules.mastery_ratio(state.p_teacher[k], state.p_student[k]) < cfg.tau_mastery]
+        if todo:
+            svc.progress.node("plan", state.round, f"stage {index} of {len(stages)}: teach {todo}")
+            svc.tracer.event(round=state.round, node="plan", agent=AGENT, kind="decision",
+                             summary=f"teach stage {index} {stages[index]}: unmastered {todo}",
+                             decision="teach", stage=stages[index], focus=todo)
+            return {"next": "teach", "mode": "new", "focus": todo, "remedial": 0, "stages": stages,
+                    "stage_index": index, "stuck": stuck, "edges": edges, "teach_attempts": 0}
+        index += 1
+    update = _finish(svc, state, "no deficient module left to teach")
+    return {**update, "stuck": stuck, "stages": stages, "stage_index": index, "edges": edges}
+
+
+def batch_ready(state: IOAState, runtime: Runtime[Services]) -> Literal["train", "teach"]:
+    """The planner's check after adapting: train once the ZPD batch is big enough (or teaching is capped)."""
+    svc = runtime.context
+    budget = svc.config.budget
+    ready = state.batch_examples >= budget.min_batch or state.teach_attempts >= budget.max_teach_attempts
+    svc.tracer.event(
+        round=state.round + 1, node="adapt", agent=AGENT, kind="batch_check",
+        summary=f"batch {'ready' if ready else 'not ready'}: {state.batch_examples} examples "
+                f"(min {budget.min_batch}), teach attempt {state.teach_attempts}/{budget.max_teach_attempts}",
+        decision="train" if ready else "teach", batch_examples=state.batch_examples,
+        min_batch=budget.min_batch, teach_attempts=state.teach_attempts,
+    )
+    return "train" if ready else "teach"
+
+
+def route_after_plan(state: IOAState) -> Literal["teach", "finish"]:
+    return state.next

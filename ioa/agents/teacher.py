@@ -1,0 +1,64 @@
+"""The teacher agent: synthesises exercises with worked solutions for the planner's focus modules.
+
+Exercises come from the domain's generator at the ZPD target level (one notch above the
+student's level); the teacher writes the worked solution. Failed or unparseable requests are
+dropped and counted by the teacher client, never fatal.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import asdict
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from ioa import rules
+from ioa.graph.context import Services
+from ioa.rundir import write_jsonl
+from ioa.state import IOAState
+
+AGENT = "teacher"
+
+
+def teach_file(round_: int, attempt: int) -> str:
+    return f"data/round_{round_}_teach_{attempt}.jsonl"
+
+
+def exercise_seed(base: int, round_: int, attempt: int, module: str) -> int:
+    """Distinct, reproducible exercise streams per round, attempt and module."""
+    return (base * 1_000_003 + round_ * 10_007 + attempt * 101 + zlib.crc32(module.encode())) % (2**31)
+
+
+def teach_focus(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
+    """Synthesise J exercises per focus module at its ZPD level, with the teacher's worked solutions."""
+    svc = runtime.context
+    cfg = svc.config
+    round_, attempt = state.round + 1, state.teach_attempts
+    specs = {m.id: m for m in svc.domain.modules}
+    tasks = []
+    for module in state.focus:
+        level = rules.next_difficulty(state.levels.get(module, -1), specs[module].levels)
+        seed = exercise_seed(cfg.domain.seed, round_, attempt, module)
+        tasks += svc.domain.exercises(module, level, cfg.synthesis.examples_per_module, seed)
+    svc.progress.node("teach", round_, f"{state.mode}: {len(tasks)} exercises for {state.focus}")
+    before = svc.teacher.snapshot()
+    with svc.progress.step(f"teacher writes worked solutions (attempt {attempt + 1})", len(tasks)) as advance:
+        solutions = svc.teacher.run(
+            "worked_solution",
+            [{"skill": specs[t.module].description, "exercise": t.question} for t in tasks],
+            round=round_, node="teach", temperature=cfg.teacher.temperature, on_done=advance,
+        )
+    rows = [
+        {**asdict(t), "mode": state.mode, "steps": s.steps if s else None, "teacher_answer": s.answer if s else None}
+        for t, s in zip(tasks, solutions, strict=True)
+    ]
+    write_jsonl(svc.run_dir.resolve(teach_file(round_, attempt)), rows)
+    usage = svc.teacher.usage_since(before)
+    svc.tracer.event(
+        round=round_, node="teach", agent=AGENT, kind="synthesis",
+        summary=f"{sum(s is not None for s in solutions)}/{len(tasks)} worked solutions ({state.mode}) for {state.focus}",
+        tokens=int(usage.get("teacher_prompt_tokens", 0) + usage.get("teacher_completion_tokens", 0)),
+        focus=state.focus, mode=state.mode, file=teach_file(round_, attempt),
+    )
+    return {"teach_attempts": attempt + 1, "usage": usage}

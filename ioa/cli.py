@@ -1,0 +1,160 @@
+"""The `ioa` command line. Errors are one line on stderr: exit 2 for bad input, 1 for runtime failures."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ioa.errors import IOAError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    help="Distil a teacher LLM into a small student the way a good tutor teaches (the IOA framework).",
+)
+teacher_app = typer.Typer(no_args_is_help=True, help="The embedded local teacher.")
+app.add_typer(teacher_app, name="teacher")
+
+_debug = {"on": False}
+
+
+@app.callback()
+def _main(debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False) -> None:
+    _debug["on"] = debug
+
+
+@app.command()
+def run(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file (see README).")] = None,
+    run_dir: Annotated[Path | None, typer.Option("--run-dir", "-o", help="Where the run is written; default runs/<timestamp>.")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override one config key, e.g. --set budget.max_rounds=2 (repeatable).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Run the IOA graph: identify gaps, plan a curriculum, teach, adapt, train, diagnose, until mastered.
+
+    With no config it runs the embedded offline default: SmolLM2-135M-Instruct teaching an 11M-parameter
+    student arithmetic, served locally by `transformers serve`.
+
+    [bold]Examples[/]
+
+      ioa run --run-dir runs/first
+
+      ioa run --set budget.max_rounds=2 --set domain.probes_per_module=8
+
+      ioa run --set teacher.base_url=http://localhost:8000/v1 --set teacher.model=Qwen2.5-7B-Instruct
+
+    Config precedence: --config file, then IOA_SECTION__KEY environment variables, then --set.
+    """
+    from ioa.config import load_config
+    from ioa.graph.runner import run as run_graph
+
+    cfg = load_config(config, set_ or [])
+    summary = run_graph(cfg, run_dir, progress=not quiet)
+    _print_summary(summary, run_dir)
+
+
+@app.command()
+def resume(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory made by `ioa run`.")],
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Continue a stopped or killed run from its last LangGraph checkpoint (same config, same teacher)."""
+    from ioa.graph.runner import resume as resume_graph
+
+    summary = resume_graph(run_dir, progress=not quiet)
+    _print_summary(summary, run_dir)
+
+
+@app.command()
+def traces(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    agent: Annotated[str | None, typer.Option(help="Only this agent: teacher, diagnostician, planner, adapter, trainer.")] = None,
+    round_: Annotated[int | None, typer.Option("--round", help="Only this round.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON event per line instead of a table.")] = False,
+) -> None:
+    """Print the agent trace of a run: what each agent did, with tokens and latency.
+
+    [bold]Example[/]:  ioa traces runs/first --agent planner
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from ioa.rundir import RunDir
+    from ioa.traces import read_traces
+
+    rd = RunDir.open(run_dir)
+    events = [e for e in read_traces(rd.traces)
+              if (agent is None or e.get("agent") == agent) and (round_ is None or e.get("round") == round_)]
+    if as_json:
+        for e in events:
+            print(json.dumps(e, default=str))
+        return
+    table = Table("round", "node", "agent", "kind", "summary", "tokens", "s")
+    for e in events:
+        table.add_row(str(e["round"]), e["node"], e["agent"], e["kind"], e["summary"], str(e.get("tokens", 0)),
+                      f"{e.get('latency_s', 0):.2f}")
+    Console().print(table)
+
+
+@teacher_app.command("serve")
+def teacher_serve(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8000,
+    continuous_batching: Annotated[bool, typer.Option(help="transformers serve --continuous-batching.")] = False,
+) -> None:
+    """Serve the embedded teacher (SmolLM2-135M-Instruct) on its own, until Ctrl-C.
+
+    Point another run at it with --set teacher.base_url=http://127.0.0.1:PORT/v1.
+    """
+    import time
+
+    from ioa.local_teacher import LocalTeacherServer, ensure_teacher_folder
+
+    folder = ensure_teacher_folder(progress=lambda msg: typer.echo(msg, err=True))
+    with LocalTeacherServer(folder, port=port, continuous_batching=continuous_batching) as server:
+        typer.echo(f"teacher serving at {server.base_url} (model {server.model_name!r}); Ctrl-C stops it")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+def _print_summary(summary: dict, run_dir: Path | None) -> None:
+    mastered = sum(m["mastered"] for m in summary["modules"])
+    typer.echo(
+        f"{summary['status']}: {summary['rounds']} rounds, mastered {mastered}/{len(summary['modules'])} modules, "
+        f"{summary['teacher']['calls']} teacher calls, {summary['elapsed_s']} s"
+        + (f" -> {run_dir}" if run_dir else "")
+    )
+
+
+def main() -> None:
+    """Entry point: one clear line on errors, tracebacks only with --debug."""
+    try:
+        app(standalone_mode=False)
+    except IOAError as exc:
+        if _debug["on"]:
+            traceback.print_exc()
+        print(f"ioa: error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        print("ioa: stopped; continue with `ioa resume RUN_DIR`", file=sys.stderr)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - the CLI's contract is one line, not a traceback
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if _debug["on"]:
+            traceback.print_exc()
+        print(f"ioa: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(1)

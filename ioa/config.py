@@ -1,0 +1,237 @@
+"""All configuration in one place: typed, validated, resolved once.
+
+Precedence is file, then environment (``IOA_SECTION__FIELD``), then ``--set`` flags.
+Every model forbids unknown keys, so a typo is an error rather than a silent default.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ioa.errors import UsageError
+
+ENV_PREFIX = "IOA_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class TeacherConfig(_Section):
+    """The teacher LLM, reached over an OpenAI-compatible HTTP endpoint."""
+
+    base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint; empty starts the embedded local teacher server."
+    )
+    model: str = Field("SmolLM2-135M-Instruct", description="Model name sent to the endpoint.")
+    api_key_env: str | None = Field(
+        None, description="Name of the environment variable holding the API key (the key itself is never stored)."
+    )
+    temperature: float = Field(0.7, ge=0, le=2, description="Sampling temperature for synthesis.")
+    max_tokens: int = Field(192, gt=0, description="Completion token cap per teacher request.")
+    max_concurrency: int = Field(2, ge=1, description="Teacher requests in flight at once.")
+    timeout_s: float = Field(120.0, gt=0, description="Per-request timeout in seconds.")
+    max_retries: int = Field(2, ge=0, description="Retries on transient HTTP errors.")
+    parse_retries: int = Field(1, ge=0, description="Re-asks when an answer does not parse, before it is dropped.")
+    programs: dict[str, str] = Field(
+        default_factory=dict, description="Optimized DSPy programs: name -> JSON file saved by `ioa optimize-prompts`."
+    )
+    serve_port: int = Field(0, ge=0, le=65535, description="Port of the embedded server; 0 picks a free one.")
+    serve_timeout_s: float = Field(300.0, gt=0, description="How long to wait for the embedded server to come up.")
+
+
+class StudentConfig(_Section):
+    """The student: the embedded tiny model, a local folder, a GGUF file or a hub id."""
+
+    model: str = Field("tiny", description="'tiny' builds the embedded from-scratch student; else a path or hub id.")
+    finetune: Literal["auto", "full", "lora"] = Field(
+        "auto", description="'auto' is full fine-tuning for 'tiny' and LoRA for pretrained students."
+    )
+    hidden_size: int = Field(192, gt=0, description="Tiny student: hidden size.")
+    num_layers: int = Field(4, gt=0, description="Tiny student: decoder layers.")
+    num_heads: int = Field(4, gt=0, description="Tiny student: attention heads.")
+    intermediate_size: int = Field(512, gt=0, description="Tiny student: MLP width.")
+    context_length: int = Field(256, gt=0, description="Tiny student: maximum sequence length.")
+    init_seed: int = Field(0, description="Seed of the tiny student's random initialisation.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="'auto' uses CUDA when present.")
+    eval_batch_size: int = Field(64, gt=0, description="Probes answered per generation batch.")
+    max_new_tokens: int = Field(12, gt=0, description="Token cap for a student answer to a probe.")
+
+
+class TrainingConfig(_Section):
+    """The training node (DESIGN §3 Training)."""
+
+    epochs: int = Field(3, gt=0, description="Epochs over each ZPD batch.")
+    batch_size: int = Field(16, gt=0, description="Examples per optimizer step.")
+    lr: float | None = Field(None, gt=0, description="Learning rate; empty picks 1e-4 (LoRA), 2e-5 (full) or 2e-3 (tiny).")
+    replay_fraction: float = Field(0.2, ge=0, lt=1, description="Share of each batch replayed from mastered modules.")
+    lora_r: int = Field(16, gt=0, description="LoRA rank.")
+    lora_alpha: int = Field(32, gt=0, description="LoRA alpha.")
+    lora_dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout.")
+    lora_targets: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], description="Modules LoRA wraps."
+    )
+    max_seq_len: int = Field(96, gt=8, description="Training sequences are cut to this many tokens.")
+    seed: int = Field(0, description="Seed of data order and dropout.")
+
+
+class DomainConfig(_Section):
+    """What is taught."""
+
+    name: Literal["arithmetic"] = Field("arithmetic", description="Built-in reasoning-gym domain.")
+    probes_per_module: int = Field(12, gt=0, description="Held-out probes per module for P_T and P_S.")
+    seed: int = Field(0, description="Seed of probe and exercise generation.")
+
+
+class RulesConfig(_Section):
+    """The IOA rules and thresholds (DESIGN §3)."""
+
+    tau_gap: float = Field(0.3, ge=0, le=1, description="A module is deficient when its gap exceeds this.")
+    tau_high: float = Field(0.9, ge=0, le=1, description="Eq. 3: ratio at which a prerequisite counts as mastered.")
+    tau_low: float = Field(0.7, ge=0, le=1, description="Eq. 3: ratio below which it counts as not mastered.")
+    tau_dep: float = Field(0.3, ge=0, le=1, description="Minimum empirical dependency strength for a new edge.")
+    alpha: float = Field(0.7, ge=0, le=1, description="Severity weight of the gap against dependency strength.")
+    target_fraction: float = Field(0.25, gt=0, le=1, description="Share of deficient modules taken as targets.")
+    tau_zpd: float = Field(0.15, gt=0, description="Largest relative jump of student score between stages.")
+    tau_mastery: float = Field(0.9, gt=0, le=1, description="Mastery gate: min P_S/P_T over the stage.")
+    max_remedial: int = Field(5, ge=0, description="Remedial rounds before a stage is recorded as stuck.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RulesConfig:
+        if self.tau_low > self.tau_high:
+            raise ValueError("tau_low must not exceed tau_high")
+        return self
+
+
+class SynthesisConfig(_Section):
+    """How the teacher writes material."""
+
+    examples_per_module: int = Field(10, gt=0, description="J: exercises synthesised per module per round.")
+    answer_temperature: float = Field(0.0, ge=0, le=2, description="Temperature when answering probes.")
+
+
+class AdapterConfig(_Section):
+    """The Knowledge Adapter."""
+
+    dedup_rouge: float = Field(0.9, gt=0, le=1, description="Drop an item this similar (ROUGE-L) to one kept.")
+    target_token_share: float = Field(
+        0.5, gt=0, le=1, description="Share of the student's context one worked solution may use."
+    )
+    scaffold: bool = Field(True, description="Prefix a hint from the nearest mastered module (Chroma).")
+
+
+class BudgetConfig(_Section):
+    """When a run stops even if not everything is mastered."""
+
+    max_rounds: int = Field(4, ge=1, description="Teach -> train -> diagnose rounds.")
+    max_teacher_calls: int = Field(2000, ge=1, description="Teacher requests over the whole run.")
+    min_batch: int = Field(8, ge=1, description="Fewest adapted examples the planner trains on.")
+    max_teach_attempts: int = Field(3, ge=1, description="Teach calls per round before training on what there is.")
+
+
+class MetricConfig(_Section):
+    """How free text is scored."""
+
+    rouge_correct: float = Field(0.5, gt=0, le=1, description="Free text counts as correct at this ROUGE-L.")
+
+
+class Config(_Section):
+    """The resolved configuration of one run; written as config.yaml into the run directory."""
+
+    teacher: TeacherConfig = Field(default_factory=TeacherConfig)
+    student: StudentConfig = Field(default_factory=StudentConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    domain: DomainConfig = Field(default_factory=DomainConfig)
+    rules: RulesConfig = Field(default_factory=RulesConfig)
+    synthesis: SynthesisConfig = Field(default_factory=SynthesisConfig)
+    adapter: AdapterConfig = Field(default_factory=AdapterConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    metric: MetricConfig = Field(default_factory=MetricConfig)
+    seed: int = Field(0, description="Global seed.")
+
+    def to_yaml(self) -> str:
+        """Serialised for config.yaml; holds no secret because keys live only in the environment."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = tree
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise UsageError(f"cannot set {dotted!r}: {part!r} is not a section")
+    node[leaf] = value
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _parse_assignment(item: str) -> tuple[str, Any]:
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise UsageError(f"--set expects key=value, got {item!r}")
+    # YAML scalars give numbers, booleans and lists without a type table of our own.
+    return key.strip(), yaml.safe_load(raw) if raw.strip() else None
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if name.startswith(ENV_PREFIX) and "__" in name:
+            dotted = name[len(ENV_PREFIX) :].lower().replace("__", ".")
+            _set_dotted(tree, dotted, yaml.safe_load(raw))
+    return tree
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise UsageError(f"cannot read config {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise UsageError(f"config {path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"config {path} must be a mapping of sections")
+    return data
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """All problems of a config at once, on one line."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "config"
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        parts.append(f"{where}: {msg}")
+    return "invalid config: " + "; ".join(parts)
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: list[str] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Config:
+    """Resolve file -> environment -> ``key=value`` overrides into one validated Config."""
+    tree = _read_file(Path(path)) if path else {}
+    tree = _merge(tree, _env_overrides(dict(os.environ) if environ is None else environ))
+    for item in overrides or []:
+        key, value = _parse_assignment(item)
+        _set_dotted(tree, key, value)
+    try:
+        return Config.model_validate(tree)
+    except ValidationError as exc:
+        raise UsageError(describe_validation_error(exc)) from exc

@@ -1,0 +1,1 @@
+"""The LangGraph graph: its nodes' wiring, runtime context and runner."""

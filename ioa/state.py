@@ -1,0 +1,93 @@
+"""The one shared state of the IOA graph.
+
+It holds numbers, module ids and file references only: probes, exercises and
+answers live as files in the run directory, so each checkpoint stays small.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+
+def add_counts(left: dict[str, float], right: dict[str, float]) -> dict[str, float]:
+    """Reducer: nodes report deltas (teacher tokens, seconds) and the state keeps the sums."""
+    out = dict(left)
+    for key, value in right.items():
+        out[key] = out.get(key, 0) + value
+    return out
+
+
+@dataclass
+class IOAState:
+    """What every agent reads and writes; routing decisions are made from these fields alone."""
+
+    round: int = 0
+    """Diagnosis rounds done after the initial identification (0 = only the initial one)."""
+
+    modules: list[str] = field(default_factory=list)
+    """Every knowledge module id of the domain, in domain order (set once by identify)."""
+
+    p_teacher: dict[str, float] = field(default_factory=dict)
+    """P_T(k): teacher accuracy on each module's probes, measured once."""
+
+    p_student: dict[str, float] = field(default_factory=dict)
+    """P_S(k) at the latest diagnosis."""
+
+    p_student_initial: dict[str, float] = field(default_factory=dict)
+    """P_S(k) at the first diagnosis, before any teaching."""
+
+    history: Annotated[list[dict[str, float]], operator.add] = field(default_factory=list)
+    """P_S per diagnosis round, oldest first: the data of the empirical dependency estimate (Eq. 3)."""
+
+    levels: dict[str, int] = field(default_factory=dict)
+    """The student's current difficulty level per module (-1 = not even the easiest)."""
+
+    edges: list[tuple[str, str]] = field(default_factory=list)
+    """Prerequisite edges in force (prerequisite, dependent), a DAG."""
+
+    stages: list[list[str]] = field(default_factory=list)
+    """The current curriculum: stages of module ids, taught in order."""
+
+    stage_index: int = 0
+    """Index into ``stages`` of the stage being taught."""
+
+    remedial: int = 0
+    """Remedial rounds spent on the current stage."""
+
+    focus: list[str] = field(default_factory=list)
+    """Modules the next teach step synthesises for (the stage, or its weak modules when remedial)."""
+
+    mode: Literal["new", "remedial"] = "new"
+    """Whether the teacher introduces the stage or repairs its weak modules."""
+
+    next: Literal["teach", "finish"] = "teach"
+    """The planner's decision after its last look at the scores."""
+
+    teach_attempts: int = 0
+    """Teach steps in the current round; the planner trains on what it has after the cap."""
+
+    batch: list[str] = field(default_factory=list)
+    """Adapted-example files (relative to the run dir) that the next training round uses."""
+
+    batch_examples: int = 0
+    """Adapted examples in ``batch``."""
+
+    trained_files: Annotated[list[str], operator.add] = field(default_factory=list)
+    """Every adapted-example file already trained on, oldest first (the replay pool)."""
+
+    student_checkpoint: str | None = None
+    """The student's latest checkpoint folder (relative to the run dir); None = the initial student."""
+
+    stuck: Annotated[list[str], operator.add] = field(default_factory=list)
+    """Modules of stages given up after the remedial cap."""
+
+    train_log: Annotated[list[dict[str, float]], operator.add] = field(default_factory=list)
+    """One record per training round: round, steps, loss_first, loss_last, examples."""
+
+    usage: Annotated[dict[str, float], add_counts] = field(default_factory=dict)
+    """Summed counters: teacher calls and tokens, dropped items, elapsed seconds."""
+
+    status: Literal["running", "completed"] = "running"
+    """Set to completed by the finish node."""

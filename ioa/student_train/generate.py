@@ -1,0 +1,71 @@
+"""Prompt format and batched greedy answers: how the student is asked, in training and in probes alike."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import transformers
+from transformers import GenerationConfig
+
+from ioa.student_train.model import Student
+
+# One short line: without a system turn SmolLM2's template injects a long default system
+# prompt, which costs a tiny student most of its context and its attention.
+SYSTEM_PROMPT = "Answer briefly."
+
+
+def format_prompt(tokenizer: transformers.PreTrainedTokenizerBase, question: str) -> str:
+    """The question as one user turn in the tokenizer's chat template, ending where the answer starts."""
+    if tokenizer.chat_template is None:
+        # Base models without a template still get one fixed format, the same in training and probes.
+        return f"{SYSTEM_PROMPT}\nQuestion: {question}\nAnswer: "
+    messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": question}]
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def _generation_config(student: Student, max_new_tokens: int) -> GenerationConfig:
+    # A fresh config, so sampling settings shipped with a pretrained model cannot leak into greedy probes.
+    eos = student.model.generation_config.eos_token_id
+    eos_ids = {student.tokenizer.eos_token_id, *(eos if isinstance(eos, list) else [eos])} - {None}
+    return GenerationConfig(
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        num_beams=1,
+        use_cache=True,
+        pad_token_id=student.tokenizer.pad_token_id,
+        eos_token_id=sorted(eos_ids),
+    )
+
+
+def generate_answers(
+    student: Student,
+    questions: list[str],
+    *,
+    max_new_tokens: int,
+    batch_size: int,
+    progress: Callable[[int], None] | None = None,
+) -> list[str]:
+    """Greedy answers, one per question and in order: the completion text only, special tokens stripped."""
+    model, tokenizer = student.model, student.tokenizer
+    model.eval()
+    tokenizer.padding_side = "left"
+    gen_cfg = _generation_config(student, max_new_tokens)
+    prompts = [format_prompt(tokenizer, q) for q in questions]
+    # Batch prompts of similar length together so little compute goes to padding.
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    answers: list[str] = [""] * len(prompts)
+    autocast = torch.autocast(student.device.type, dtype=torch.bfloat16, enabled=student.device.type == "cuda")
+    with torch.inference_mode(), autocast:
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            # The template already holds its special tokens; adding more would double the BOS.
+            enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
+            enc = enc.to(student.device)
+            out = model.generate(**enc, generation_config=gen_cfg)
+            completions = out[:, enc["input_ids"].shape[1] :]
+            for i, text in zip(idx, tokenizer.batch_decode(completions, skip_special_tokens=True), strict=True):
+                answers[i] = text.strip()
+            if progress is not None:
+                progress(len(idx))
+    return answers

@@ -1,0 +1,175 @@
+"""The student: built from config (tiny from-scratch Llama or a pretrained causal LM) or from a checkpoint."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+import transformers
+from peft import LoraConfig, PeftModel, get_peft_model
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    LlamaConfig,
+    LlamaForCausalLM,
+)
+
+from ioa.config import StudentConfig, TrainingConfig
+from ioa.errors import UsageError
+
+# A LoRA checkpoint holds only the adapter; this file says which base it sits on.
+BASE_FILE = "base_model.json"
+
+
+@dataclass
+class Student:
+    """A student model ready to generate and to train."""
+
+    model: transformers.PreTrainedModel
+    """The causal LM; a ``peft.PeftModel`` when fine-tuned with LoRA."""
+    tokenizer: transformers.PreTrainedTokenizerBase
+    """Its tokenizer, left-padding, with a pad token."""
+    device: torch.device
+    """Where the model lives."""
+    finetune: Literal["full", "lora"]
+    """Which weights training updates."""
+    config: StudentConfig | None = None
+    """The config the base model was built from; a LoRA checkpoint records it to rebuild its base."""
+
+    def params(self) -> tuple[int, int]:
+        """(total parameters, trainable parameters); tied embeddings count once."""
+        total = sum(p.numel() for p in self.model.parameters())
+        trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        return total, trainable
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' means CUDA when present, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("student.device is 'cuda' but no CUDA device is available")
+    return torch.device(name)
+
+
+def _dtype(device: torch.device, finetune: str) -> torch.dtype:
+    # bf16 halves memory and is fast on GPUs. Full fine-tuning keeps fp32 weights even there:
+    # AdamW updates at lr 2e-5 are below bf16 resolution and would be lost (autocast gives the speed).
+    return torch.bfloat16 if device.type == "cuda" and finetune == "lora" else torch.float32
+
+
+def _finetune_mode(cfg: StudentConfig) -> Literal["full", "lora"]:
+    if cfg.finetune == "auto":
+        return "full" if cfg.model == "tiny" else "lora"
+    return cfg.finetune
+
+
+def _prepare_tokenizer(tokenizer: transformers.PreTrainedTokenizerBase) -> transformers.PreTrainedTokenizerBase:
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    # Left padding so that every prompt in a generation batch ends where decoding starts.
+    tokenizer.padding_side = "left"
+    return tokenizer
+
+
+def _source(name: str) -> tuple[str, dict[str, str]]:
+    """A model reference as from_pretrained arguments: a ``.gguf`` path loads through ``gguf_file=``."""
+    if name.endswith(".gguf"):
+        path = Path(name)
+        return str(path.parent), {"gguf_file": path.name}
+    return name, {}
+
+
+def _from_pretrained(loader: type, name: str, **kwargs: object) -> object:
+    where, extra = _source(name)
+    try:
+        return loader.from_pretrained(where, **extra, **kwargs)
+    except OSError as exc:
+        raise UsageError(f"cannot load student {name!r}: {str(exc).splitlines()[0]}") from exc
+
+
+def build_tiny(cfg: StudentConfig, tokenizer: transformers.PreTrainedTokenizerBase) -> LlamaForCausalLM:
+    """The embedded from-scratch student: a small Llama over the teacher's vocabulary, same weights every time."""
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=cfg.hidden_size,
+        num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_heads,
+        num_key_value_heads=cfg.num_heads,
+        intermediate_size=cfg.intermediate_size,
+        max_position_embeddings=cfg.context_length,
+        tie_word_embeddings=True,  # the embedding matrix is most of a tiny model; share it with the head
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    # Initialise on CPU in fp32 from our own seed, without disturbing the caller's RNG,
+    # so the initial student is bit-identical on every machine and in every run.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.init_seed)
+        return LlamaForCausalLM(config)
+
+
+def _base_model(cfg: StudentConfig, tokenizer_dir: Path, finetune: str, device: torch.device) -> Student:
+    if cfg.model == "tiny":
+        tokenizer = _prepare_tokenizer(AutoTokenizer.from_pretrained(tokenizer_dir))
+        model = build_tiny(cfg, tokenizer)
+    else:
+        tokenizer = _prepare_tokenizer(_from_pretrained(AutoTokenizer, cfg.model))
+        model = _from_pretrained(AutoModelForCausalLM, cfg.model, dtype=_dtype(device, finetune))
+    model.to(device=device, dtype=_dtype(device, finetune))
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return Student(model, tokenizer, device, finetune, cfg)
+
+
+def load_student(
+    cfg: StudentConfig,
+    tokenizer_dir: Path,
+    checkpoint: Path | None = None,
+    training: TrainingConfig | None = None,
+) -> Student:
+    """The initial student from ``cfg``, or the student saved by ``train_student`` in ``checkpoint``.
+
+    ``tokenizer_dir`` is the teacher's Hugging Face folder; only the tiny student uses it.
+    ``training`` supplies the LoRA settings (r, alpha, dropout, targets); defaults when omitted.
+    """
+    device = resolve_device(cfg.device)
+    if checkpoint is not None:
+        return _load_checkpoint(Path(checkpoint), cfg, device)
+    finetune = _finetune_mode(cfg)
+    student = _base_model(cfg, tokenizer_dir, finetune, device)
+    if finetune == "lora":
+        student.model = get_peft_model(student.model, lora_config(training or TrainingConfig()))
+    return student
+
+
+def lora_config(cfg: TrainingConfig) -> LoraConfig:
+    """DESIGN §3: r 16, alpha 32, dropout 0.05 on the attention projections."""
+    return LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=list(cfg.lora_targets),
+        task_type="CAUSAL_LM",
+    )
+
+
+def _load_checkpoint(path: Path, cfg: StudentConfig, device: torch.device) -> Student:
+    if not path.is_dir():
+        raise UsageError(f"student checkpoint {path} does not exist")
+    pointer = path / BASE_FILE
+    if not pointer.exists():
+        # Full weights: the folder is a complete Hugging Face model.
+        tokenizer = _prepare_tokenizer(AutoTokenizer.from_pretrained(path))
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=_dtype(device, "full")).to(device)
+        return Student(model, tokenizer, device, "full", cfg)
+    # LoRA: rebuild the base exactly as it was first built (the tiny one from its recorded
+    # config and the tokenizer saved beside the adapter), then lay the saved adapter on top.
+    base_cfg = StudentConfig.model_validate(json.loads(pointer.read_text())["student"])
+    base_cfg = base_cfg.model_copy(update={"device": cfg.device})
+    student = _base_model(base_cfg, path, "lora", device)
+    student.model = PeftModel.from_pretrained(student.model, path, is_trainable=True).to(device)
+    return student

