@@ -32,8 +32,13 @@ def _main(debug: Annotated[bool, typer.Option("--debug", help="Show full traceba
 @app.command()
 def run(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file (see README).")] = None,
-    run_dir: Annotated[Path | None, typer.Option("--run-dir", "-o", help="Where the run is written; default runs/<timestamp>.")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override one config key, e.g. --set budget.max_rounds=2 (repeatable).")] = None,
+    run_dir: Annotated[
+        Path | None, typer.Option("--run-dir", "-o", help="Where the run is written; default runs/<timestamp>.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override one config key, e.g. --set budget.max_rounds=2 (repeatable)."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Run the IOA graph: identify gaps, plan a curriculum, teach, adapt, train, diagnose, until mastered.
@@ -74,7 +79,9 @@ def resume(
 @app.command()
 def traces(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
-    agent: Annotated[str | None, typer.Option(help="Only this agent: teacher, diagnostician, planner, adapter, trainer.")] = None,
+    agent: Annotated[
+        str | None, typer.Option(help="Only this agent: teacher, diagnostician, planner, adapter, trainer.")
+    ] = None,
     round_: Annotated[int | None, typer.Option("--round", help="Only this round.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON event per line instead of a table.")] = False,
 ) -> None:
@@ -89,16 +96,26 @@ def traces(
     from ioa.traces import read_traces
 
     rd = RunDir.open(run_dir)
-    events = [e for e in read_traces(rd.traces)
-              if (agent is None or e.get("agent") == agent) and (round_ is None or e.get("round") == round_)]
+    events = [
+        e
+        for e in read_traces(rd.traces)
+        if (agent is None or e.get("agent") == agent) and (round_ is None or e.get("round") == round_)
+    ]
     if as_json:
         for e in events:
             print(json.dumps(e, default=str))
         return
     table = Table("round", "node", "agent", "kind", "summary", "tokens", "s")
     for e in events:
-        table.add_row(str(e["round"]), e["node"], e["agent"], e["kind"], e["summary"], str(e.get("tokens", 0)),
-                      f"{e.get('latency_s', 0):.2f}")
+        table.add_row(
+            str(e["round"]),
+            e["node"],
+            e["agent"],
+            e["kind"],
+            e["summary"],
+            str(e.get("tokens", 0)),
+            f"{e.get('latency_s', 0):.2f}",
+        )
     Console().print(table)
 
 
@@ -129,8 +146,7 @@ def _print_summary(summary: dict, run_dir: Path | None) -> None:
     mastered = sum(m["mastered"] for m in summary["modules"])
     typer.echo(
         f"{summary['status']}: {summary['rounds']} rounds, mastered {mastered}/{len(summary['modules'])} modules, "
-        f"{summary['teacher']['calls']} teacher calls, {summary['elapsed_s']} s"
-        + (f" -> {run_dir}" if run_dir else "")
+        f"{summary['teacher']['calls']} teacher calls, {summary['elapsed_s']} s" + (f" -> {run_dir}" if run_dir else "")
     )
 
 

@@ -33,7 +33,7 @@ class TeacherConfig(_Section):
         None, description="Name of the environment variable holding the API key (the key itself is never stored)."
     )
     temperature: float = Field(0.7, ge=0, le=2, description="Sampling temperature for synthesis.")
-    max_tokens: int = Field(192, gt=0, description="Completion token cap per teacher request.")
+    max_tokens: int = Field(128, gt=0, description="Completion token cap per synthesis request.")
     max_concurrency: int = Field(2, ge=1, description="Teacher requests in flight at once.")
     timeout_s: float = Field(120.0, gt=0, description="Per-request timeout in seconds.")
     max_retries: int = Field(2, ge=0, description="Retries on transient HTTP errors.")
@@ -68,7 +68,9 @@ class TrainingConfig(_Section):
 
     epochs: int = Field(3, gt=0, description="Epochs over each ZPD batch.")
     batch_size: int = Field(16, gt=0, description="Examples per optimizer step.")
-    lr: float | None = Field(None, gt=0, description="Learning rate; empty picks 1e-4 (LoRA), 2e-5 (full) or 2e-3 (tiny).")
+    lr: float | None = Field(
+        None, gt=0, description="Learning rate; empty picks 1e-4 (LoRA), 2e-5 (full) or 2e-3 (tiny)."
+    )
     replay_fraction: float = Field(0.2, ge=0, lt=1, description="Share of each batch replayed from mastered modules.")
     lora_r: int = Field(16, gt=0, description="LoRA rank.")
     lora_alpha: int = Field(32, gt=0, description="LoRA alpha.")
@@ -113,6 +115,7 @@ class SynthesisConfig(_Section):
 
     examples_per_module: int = Field(10, gt=0, description="J: exercises synthesised per module per round.")
     answer_temperature: float = Field(0.0, ge=0, le=2, description="Temperature when answering probes.")
+    answer_max_tokens: int = Field(32, gt=0, description="Completion token cap when answering probes.")
 
 
 class AdapterConfig(_Section):

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 
 from ioa.bundled import SMOLLM2_GGUF_SHA256, bundled_teacher_gguf
-from ioa.errors import RuntimeFailure
+from ioa.errors import IOAError, RuntimeFailure
 
 TEACHER_FOLDER_PREFIX = "smollm2-135m-instruct"
 MARKER = ".ioa-complete.json"
@@ -96,10 +96,11 @@ def ensure_teacher_folder(cache_dir: Path | None = None, progress: Callable[[str
         return target
     try:
         cache.mkdir(parents=True, exist_ok=True)
+        lock = open(cache / f".{target.name}.lock", "w")  # closed by the with below
     except OSError as exc:
-        raise RuntimeFailure(f"cannot create cache directory {cache}: {exc.strerror}") from exc
+        raise RuntimeFailure(f"cannot use cache directory {cache}: {exc.strerror}") from exc
 
-    with open(cache / f".{target.name}.lock", "w") as lock:
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if _is_complete(target):  # another process converted it while this one waited
             return target
@@ -120,8 +121,10 @@ def ensure_teacher_folder(cache_dir: Path | None = None, progress: Callable[[str
             marker = {"source": gguf.name, "sha256": SMOLLM2_GGUF_SHA256, "seconds": time.monotonic() - started}
             (tmp / MARKER).write_text(json.dumps(marker) + "\n")
             os.rename(tmp, target)
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, Exception) and not isinstance(exc, IOAError):
+                raise RuntimeFailure(f"converting the bundled teacher failed: {exc}") from exc
             raise
     if progress is not None:
         progress(f"teacher ready in {target}")
@@ -236,9 +239,7 @@ class LocalTeacherServer:
             except (urllib.error.URLError, OSError):
                 pass  # not listening yet: the model loads before the port opens
             time.sleep(0.25)
-        raise RuntimeFailure(
-            f"teacher server did not answer within {self.timeout_s:.0f} s (log: {self.log_path})"
-        )
+        raise RuntimeFailure(f"teacher server did not answer within {self.timeout_s:.0f} s (log: {self.log_path})")
 
     def stop(self) -> None:
         """Terminate the server's process group: SIGTERM, then SIGKILL after 10 s."""

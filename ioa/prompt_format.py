@@ -26,8 +26,10 @@ class PlainAdapter(dspy.Adapter):
         return ""
 
     def format_field_structure(self, signature: type[dspy.Signature]) -> str:
-        lines = [f"{_label(name)}: <{field.json_schema_extra.get('desc') or name}>"
-                 for name, field in signature.output_fields.items()]
+        lines = [
+            f"{_label(name)}: <{field.json_schema_extra.get('desc') or name}>"
+            for name, field in signature.output_fields.items()
+        ]
         return "Reply in exactly this form:\n" + "\n".join(lines)
 
     def format_task_description(self, signature: type[dspy.Signature]) -> str:
@@ -61,7 +63,9 @@ class PlainAdapter(dspy.Adapter):
         names = {_label(name).lower(): name for name in signature.output_fields}
         # "answer: 7", "**Answer:** 7", and the chattier "So, the answer is 7." all label a field.
         header = re.compile(
-            r"^\W*(?:[\w,']+\s+){0,3}?(?:final\s+)?(" + "|".join(map(re.escape, names)) + r")\**(?:\s+is\s*:?|\s*:)\**\s*(.*)$",
+            r"^\W*(?:[\w,']+\s+){0,3}?(?:final\s+)?("
+            + "|".join(map(re.escape, names))
+            + r")\**(?:\s+is\s*:?|\s*:)\**\s*(.*)$",
             re.I,
         )
         fields: dict[str, list[str]] = {}
@@ -79,7 +83,15 @@ class PlainAdapter(dspy.Adapter):
         parsed = {name: "\n".join(lines).strip() for name, lines in fields.items()}
         missing = [name for name in signature.output_fields if not parsed.get(name)]
         leftover = "\n".join(unlabeled).strip()
-        if len(missing) == 1 and leftover:
+        if missing and leftover and len(missing) == len(signature.output_fields):
+            # No label at all: the last line is the last field (the answer), the rest the first.
+            *body, last = leftover.splitlines()
+            if len(missing) == 1:
+                parsed[missing[0]] = leftover
+            elif len(missing) == 2 and body:
+                parsed[missing[0]], parsed[missing[1]] = "\n".join(body).strip(), last.strip()
+            missing = [name for name in signature.output_fields if not parsed.get(name)]
+        elif len(missing) == 1 and leftover:
             parsed[missing[0]] = leftover
             missing = []
         if missing:
@@ -88,4 +100,3 @@ class PlainAdapter(dspy.Adapter):
             )
         # Every teacher output field is text (ioa.signatures), so no type coercion is needed.
         return {name: parsed[name] for name in signature.output_fields}
-

@@ -92,9 +92,7 @@ def _reaches(adj: dict[str, set[str]], start: str, goal: str) -> bool:
     return False
 
 
-def break_cycles(
-    modules: list[str], edges: list[Edge]
-) -> tuple[list[Edge], list[Edge]]:
+def break_cycles(modules: list[str], edges: list[Edge]) -> tuple[list[Edge], list[Edge]]:
     """Return ``(dag_edges, removed_edges)``, keeping edges in the given order.
 
     An edge is removed when it is a self-loop, names an unknown module, or would
@@ -158,9 +156,7 @@ def severity(
     return out
 
 
-def select_targets(
-    severities: dict[str, float], deficient: set[str], fraction: float = 0.25
-) -> list[str]:
+def select_targets(severities: dict[str, float], deficient: set[str], fraction: float = 0.25) -> list[str]:
     """Top ceil(fraction·|deficient|) deficient modules by severity, at least one."""
     if not deficient:
         return []
@@ -169,9 +165,7 @@ def select_targets(
     return ranked[:count]
 
 
-def with_prerequisites(
-    targets: list[str], edges: Iterable[Edge], unmastered: set[str]
-) -> list[str]:
+def with_prerequisites(targets: list[str], edges: Iterable[Edge], unmastered: set[str]) -> list[str]:
     """Targets plus their transitive prerequisites that are unmastered, sorted."""
     parents: dict[str, set[str]] = {}
     for u, v in edges:
@@ -211,9 +205,7 @@ def layer_stages(modules: list[str], edges: Iterable[Edge]) -> list[list[str]]:
     return stages
 
 
-def _violates_zpd(
-    prev: list[str], nxt: list[str], p: dict[str, float], tau: float, floor: float
-) -> bool:
+def _violates_zpd(prev: list[str], nxt: list[str], p: dict[str, float], tau: float, floor: float) -> bool:
     cur = fmean(p[m] for m in prev)
     # The floor keeps the bound from collapsing to 0 when the student scores ~0.
     return abs(fmean(p[m] for m in nxt) - cur) > tau * max(cur, floor)
@@ -236,11 +228,7 @@ def split_for_zpd(
         pending = [sorted(stage)] if stage else []
         while pending:
             current = pending.pop(0)
-            if (
-                out
-                and len(current) > 1
-                and _violates_zpd(out[-1], current, p_student, tau_zpd, floor)
-            ):
+            if out and len(current) > 1 and _violates_zpd(out[-1], current, p_student, tau_zpd, floor):
                 by_score = sorted(current, key=lambda m: (-p_student[m], m))
                 mid = (len(by_score) + 1) // 2
                 pending[:0] = [sorted(by_score[:mid]), sorted(by_score[mid:])]
@@ -276,15 +264,9 @@ def gate(
     min_ratio = min(ratios.values(), default=1.0)
     weak = sorted(m for m, r in ratios.items() if r < tau_mastery)
     if min_ratio >= tau_mastery:
-        reason = (
-            f"All {len(stage)} modules mastered "
-            f"(min ratio {min_ratio:.2f} >= {tau_mastery:.2f})."
-        )
+        reason = f"All {len(stage)} modules mastered (min ratio {min_ratio:.2f} >= {tau_mastery:.2f})."
         return GateDecision("advance", weak, min_ratio, reason)
-    below = (
-        f"{len(weak)} of {len(stage)} modules below mastery "
-        f"(min ratio {min_ratio:.2f} < {tau_mastery:.2f})"
-    )
+    below = f"{len(weak)} of {len(stage)} modules below mastery (min ratio {min_ratio:.2f} < {tau_mastery:.2f})"
     if remedial_rounds < max_remedial:
         reason = f"{below}; remedial round {remedial_rounds + 1} of {max_remedial}."
         return GateDecision("remedial", weak, min_ratio, reason)

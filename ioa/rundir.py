@@ -110,7 +110,9 @@ class RunDir:
         """A fresh run directory; refuses one that already holds a run, so nothing is overwritten."""
         rd = cls(root)
         if rd.meta.exists():
-            raise UsageError(f"{root} already holds a run; continue it with `ioa resume {root}` or pick another --run-dir")
+            raise UsageError(
+                f"{root} already holds a run; continue it with `ioa resume {root}` or pick another --run-dir"
+            )
         if root.exists() and any(root.iterdir()):
             raise UsageError(f"{root} is not empty and holds no IOA run; pick an empty or new --run-dir")
         root.mkdir(parents=True, exist_ok=True)

@@ -199,14 +199,20 @@ class Teacher:
         round: int,
         node: str,
         temperature: float | None = None,
+        max_tokens: int | None = None,
         on_done: Callable[[], None] | None = None,
     ) -> list[dspy.Prediction | None]:
         """Run program ``name`` on every input, ``max_concurrency`` at a time; None marks a dropped item."""
         program = self.programs[name]
+        config: dict[str, Any] = {}
+        if temperature is not None:
+            config["temperature"] = temperature
+        if max_tokens is not None:
+            config["max_tokens"] = max_tokens
 
         def one(item: dict[str, Any]) -> dspy.Prediction | None:
             try:
-                return self._run_one(program, name, item, round=round, node=node, temperature=temperature)
+                return self._run_one(program, name, item, round=round, node=node, config=config)
             finally:
                 if on_done:
                     on_done()
@@ -215,10 +221,15 @@ class Teacher:
             return list(pool.map(one, inputs))
 
     def _run_one(
-        self, program: dspy.Predict, name: str, item: dict[str, Any], *, round: int, node: str,
-        temperature: float | None,
+        self,
+        program: dspy.Predict,
+        name: str,
+        item: dict[str, Any],
+        *,
+        round: int,
+        node: str,
+        config: dict[str, Any],
     ) -> dspy.Prediction | None:
-        config: dict[str, Any] = {} if temperature is None else {"temperature": temperature}
         for attempt in range(self.cfg.parse_retries + 1):
             _calls_of_this_thread().clear()
             error = ""
@@ -230,7 +241,7 @@ class Teacher:
                 with self._lock:
                     self.stats.parse_failures += 1
                 # A re-ask at temperature 0 would repeat the same unparseable text.
-                config = {"temperature": max(config.get("temperature", 0.0), 0.7)}
+                config = {**config, "temperature": max(config.get("temperature", 0.0), 0.7)}
             except Exception as exc:  # the client already retried transient errors
                 prediction, error = None, f"request_failed: {type(exc).__name__}: {exc}"
                 with self._lock:
@@ -245,8 +256,15 @@ class Teacher:
         return None
 
     def _trace(
-        self, name: str, item: dict[str, Any], prediction: dspy.Prediction | None, error: str, attempt: int,
-        *, round: int, node: str,
+        self,
+        name: str,
+        item: dict[str, Any],
+        prediction: dspy.Prediction | None,
+        error: str,
+        attempt: int,
+        *,
+        round: int,
+        node: str,
     ) -> None:
         calls = list(_calls_of_this_thread())
         tokens = sum(c.prompt_tokens + c.completion_tokens for c in calls)
@@ -278,4 +296,3 @@ def _existing(path: str) -> Path:
     except json.JSONDecodeError as exc:
         raise UsageError(f"teacher program {p} is not valid JSON: {exc.msg} (line {exc.lineno})") from exc
     return p
-

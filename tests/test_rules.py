@@ -63,9 +63,7 @@ def test_dependency_strengths_uses_ratio_not_raw_score() -> None:
 
 def test_dependency_strengths_needs_two_rounds() -> None:
     assert rules.dependency_strengths([], {"a": 1.0}) == {}
-    assert (
-        rules.dependency_strengths([{"a": 0.95, "b": 0.1}], {"a": 1.0, "b": 1.0}) == {}
-    )
+    assert rules.dependency_strengths([{"a": 0.95, "b": 0.1}], {"a": 1.0, "b": 1.0}) == {}
 
 
 def test_dependency_strengths_skips_middle_band_and_missing_modules() -> None:
@@ -238,9 +236,7 @@ def test_gate_remedial_below_cap() -> None:
 
 def test_gate_stuck_at_remedial_cap() -> None:
     p_teacher = {"a": 1.0, "b": 1.0}
-    decision = rules.gate(
-        ["b", "a"], p_teacher, {"a": 0.3, "b": 0.6}, remedial_rounds=5
-    )
+    decision = rules.gate(["b", "a"], p_teacher, {"a": 0.3, "b": 0.6}, remedial_rounds=5)
     assert decision.action == "stuck"
     assert decision.weak == ["a", "b"]
     assert decision.min_ratio == pytest.approx(0.3)

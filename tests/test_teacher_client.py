@@ -71,3 +71,9 @@ def test_optimized_program_file_is_swapped_in(tmp_path):
     program.save(str(path))
     teacher = make_teacher(["steps: x\nanswer: 1"], tmp_path, programs={"worked_solution": str(path)})
     assert teacher.instructions("worked_solution") == "OPTIMIZED: teach like a tutor."
+
+
+def test_unlabelled_two_field_answer_splits_body_and_last_line(tmp_path):
+    teacher = make_teacher(["First add the ones.\n3 + 4 = 7\n7"], tmp_path)
+    [pred] = teacher.run("worked_solution", [{"skill": "add", "exercise": "What is 3 + 4?"}], round=1, node="teach")
+    assert pred.steps == "First add the ones.\n3 + 4 = 7" and pred.answer == "7"

@@ -95,20 +95,36 @@ def adapt_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
             counts["duplicate"] += 1
             continue
         kept_texts.append(text)
-        rows.append({"module": task.module, "level": task.level, "prompt": task.question, "target": target,
-                     "mode": item["mode"]})
+        rows.append(
+            {
+                "module": task.module,
+                "level": task.level,
+                "prompt": task.question,
+                "target": target,
+                "mode": item["mode"],
+            }
+        )
     counts["kept"] = len(rows)
     path = adapted_file(round_, attempt)
     write_jsonl(svc.run_dir.resolve(path), rows)
     svc.progress.node("adapt", round_, f"kept {len(rows)}/{len(raw)} ({counts})")
     svc.tracer.event(
-        round=round_, node="adapt", agent=AGENT, kind="adaptation",
+        round=round_,
+        node="adapt",
+        agent=AGENT,
+        kind="adaptation",
         summary=f"kept {len(rows)}/{len(raw)}: {counts['verification_failed']} failed verification, "
-                f"{counts['duplicate']} duplicates, {counts['no_solution']} without a solution; budget {budget} tokens",
-        counts=counts, token_budget=budget, file=path, example=rows[0] if rows else None,
+        f"{counts['duplicate']} duplicates, {counts['no_solution']} without a solution; budget {budget} tokens",
+        counts=counts,
+        token_budget=budget,
+        file=path,
+        example=rows[0] if rows else None,
     )
-    return {"batch": [*state.batch, path], "batch_examples": state.batch_examples + len(rows),
-            "usage": {"adapter_dropped": len(raw) - len(rows)}}
+    return {
+        "batch": [*state.batch, path],
+        "batch_examples": state.batch_examples + len(rows),
+        "usage": {"adapter_dropped": len(raw) - len(rows)},
+    }
 
 
 def _scaffold(svc: Services, module: str, target: str, budget: int, count_tokens: Any) -> tuple[str, int]:

@@ -31,7 +31,9 @@ def _load_probes(svc: Services) -> list[Task]:
     return [Task(**row) for row in read_jsonl(svc.run_dir.resolve(PROBES))]
 
 
-def _accuracy(svc: Services, probes: list[Task], answers: list[str]) -> tuple[dict[str, float], dict[str, dict[int, float]]]:
+def _accuracy(
+    svc: Services, probes: list[Task], answers: list[str]
+) -> tuple[dict[str, float], dict[str, dict[int, float]]]:
     """Per-module accuracy, and per-module-per-level accuracy (for the student's level)."""
     by_module: dict[str, list[float]] = defaultdict(list)
     by_level: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -49,12 +51,17 @@ def _student_answers(svc: Services, state: IOAState, probes: list[Task], round_:
     cfg = svc.config.student
     with svc.progress.step(f"student answers probes (round {round_})", len(probes)) as advance:
         return generate_answers(
-            student, [t.question for t in probes], max_new_tokens=cfg.max_new_tokens,
-            batch_size=cfg.eval_batch_size, progress=advance,
+            student,
+            [t.question for t in probes],
+            max_new_tokens=cfg.max_new_tokens,
+            batch_size=cfg.eval_batch_size,
+            progress=advance,
         )
 
 
-def _levels(svc: Services, teacher_levels: dict[str, dict[int, float]], student_levels: dict[str, dict[int, float]]) -> dict[str, int]:
+def _levels(
+    svc: Services, teacher_levels: dict[str, dict[int, float]], student_levels: dict[str, dict[int, float]]
+) -> dict[str, int]:
     """The student's level per module: the highest level where it reaches the mastery ratio."""
     tau = svc.config.rules.tau_mastery
     out = {}
@@ -72,10 +79,22 @@ def _record(svc: Services, round_: int, p_teacher: dict[str, float], p_student: 
         k = spec.id
         ratio = rules.mastery_ratio(p_teacher[k], p_student[k])
         mastered = ratio >= tau
-        rows.append({"round": round_, "module": k, "p_teacher": f"{p_teacher[k]:.4f}", "p_student": f"{p_student[k]:.4f}",
-                     "ratio": f"{ratio:.4f}", "state": "mastered" if mastered else "unmastered"})
-        svc.memory.record(k, f"{spec.name}: {spec.description}", mastered,
-                          {"round": round_, "p_teacher": p_teacher[k], "p_student": p_student[k], "ratio": ratio})
+        rows.append(
+            {
+                "round": round_,
+                "module": k,
+                "p_teacher": f"{p_teacher[k]:.4f}",
+                "p_student": f"{p_student[k]:.4f}",
+                "ratio": f"{ratio:.4f}",
+                "state": "mastered" if mastered else "unmastered",
+            }
+        )
+        svc.memory.record(
+            k,
+            f"{spec.name}: {spec.description}",
+            mastered,
+            {"round": round_, "p_teacher": p_teacher[k], "p_student": p_student[k], "ratio": ratio},
+        )
     svc.run_dir.write_mastery_round(round_, rows)
     n_mastered = sum(r["state"] == "mastered" for r in rows)
     return {"mastered": n_mastered, "unmastered": len(rows) - n_mastered}
@@ -86,27 +105,45 @@ def identify_gaps(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]
     svc = runtime.context
     cfg = svc.config
     started = time.perf_counter()
-    probes = [t for spec in svc.domain.modules for t in svc.domain.probes(spec.id, cfg.domain.probes_per_module, cfg.domain.seed)]
+    probes = [
+        t
+        for spec in svc.domain.modules
+        for t in svc.domain.probes(spec.id, cfg.domain.probes_per_module, cfg.domain.seed)
+    ]
     write_jsonl(svc.run_dir.resolve(PROBES), [asdict(t) for t in probes])
     svc.progress.node("identify", 0, f"{len(svc.domain.modules)} modules, {len(probes)} probes")
 
     before = svc.teacher.snapshot()
     with svc.progress.step("teacher answers probes", len(probes)) as advance:
         predictions = svc.teacher.run(
-            "answer_probe", [{"question": t.question} for t in probes], round=0, node="identify",
-            temperature=cfg.synthesis.answer_temperature, on_done=advance,
+            "answer_probe",
+            [{"question": t.question} for t in probes],
+            round=0,
+            node="identify",
+            temperature=cfg.synthesis.answer_temperature,
+            max_tokens=cfg.synthesis.answer_max_tokens,
+            on_done=advance,
         )
     teacher_answers = [p.answer if p is not None else "" for p in predictions]
     p_teacher, teacher_levels = _accuracy(svc, probes, teacher_answers)
-    write_jsonl(svc.run_dir.resolve("data/probes_teacher.jsonl"),
-                [{"module": t.module, "question": t.question, "reference": t.answer, "answer": a}
-                 for t, a in zip(probes, teacher_answers, strict=True)])
+    write_jsonl(
+        svc.run_dir.resolve("data/probes_teacher.jsonl"),
+        [
+            {"module": t.module, "question": t.question, "reference": t.answer, "answer": a}
+            for t, a in zip(probes, teacher_answers, strict=True)
+        ],
+    )
     write_json(svc.run_dir.resolve("data/teacher_levels.json"), teacher_levels)
 
     student_answers = _student_answers(svc, state, probes, 0)
     p_student, student_levels = _accuracy(svc, probes, student_answers)
-    write_jsonl(svc.run_dir.resolve("data/round_0_student_answers.jsonl"),
-                [{"module": t.module, "question": t.question, "answer": a} for t, a in zip(probes, student_answers, strict=True)])
+    write_jsonl(
+        svc.run_dir.resolve("data/round_0_student_answers.jsonl"),
+        [
+            {"module": t.module, "question": t.question, "answer": a}
+            for t, a in zip(probes, student_answers, strict=True)
+        ],
+    )
     counts = _record(svc, 0, p_teacher, p_student)
 
     prior = [(p, spec.id) for spec in svc.domain.modules for p in spec.prerequisites]
@@ -115,14 +152,25 @@ def identify_gaps(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]
     deficient = sorted(k for k in modules if rules.is_deficient(p_teacher[k], p_student[k], cfg.rules.tau_gap))
     elapsed = time.perf_counter() - started
     svc.tracer.event(
-        round=0, node="identify", agent=AGENT, kind="identify",
+        round=0,
+        node="identify",
+        agent=AGENT,
+        kind="identify",
         summary=f"{len(deficient)}/{len(modules)} modules deficient; {counts['mastered']} already mastered",
-        latency_s=elapsed, p_teacher=p_teacher, p_student=p_student, deficient=deficient,
+        latency_s=elapsed,
+        p_teacher=p_teacher,
+        p_student=p_student,
+        deficient=deficient,
         removed_cycle_edges=removed,
     )
     return {
-        "modules": modules, "p_teacher": p_teacher, "p_student": p_student, "p_student_initial": p_student,
-        "history": [p_student], "levels": _levels(svc, teacher_levels, student_levels), "edges": edges,
+        "modules": modules,
+        "p_teacher": p_teacher,
+        "p_student": p_student,
+        "p_student_initial": p_student,
+        "history": [p_student],
+        "levels": _levels(svc, teacher_levels, student_levels),
+        "edges": edges,
         "usage": svc.teacher.usage_since(before),
     }
 
@@ -135,19 +183,30 @@ def diagnose_student(state: IOAState, runtime: Runtime[Services]) -> dict[str, A
     probes = _load_probes(svc)
     answers = _student_answers(svc, state, probes, round_)
     p_student, student_levels = _accuracy(svc, probes, answers)
-    write_jsonl(svc.run_dir.resolve(f"data/round_{round_}_student_answers.jsonl"),
-                [{"module": t.module, "question": t.question, "answer": a} for t, a in zip(probes, answers, strict=True)])
+    write_jsonl(
+        svc.run_dir.resolve(f"data/round_{round_}_student_answers.jsonl"),
+        [{"module": t.module, "question": t.question, "answer": a} for t, a in zip(probes, answers, strict=True)],
+    )
     counts = _record(svc, round_, state.p_teacher, p_student)
     saved = json.loads(svc.run_dir.resolve("data/teacher_levels.json").read_text())
     teacher_levels = {m: {int(lv): v for lv, v in per.items()} for m, per in saved.items()}
     moved = {k: round(p_student[k] - state.p_student.get(k, 0.0), 4) for k in p_student}
-    svc.progress.node("diagnose", round_, f"mastered {counts['mastered']}/{len(p_student)}; "
-                      f"mean P_S {fmean(p_student.values()):.2f}")
-    svc.tracer.event(
-        round=round_, node="diagnose", agent=AGENT, kind="diagnosis",
-        summary=f"mastered {counts['mastered']}/{len(p_student)}, mean P_S {fmean(p_student.values()):.3f}",
-        latency_s=time.perf_counter() - started, p_student=p_student, change=moved,
+    svc.progress.node(
+        "diagnose", round_, f"mastered {counts['mastered']}/{len(p_student)}; mean P_S {fmean(p_student.values()):.2f}"
     )
-    return {"round": round_, "p_student": p_student, "history": [p_student],
-            "levels": _levels(svc, teacher_levels, student_levels)}
-
+    svc.tracer.event(
+        round=round_,
+        node="diagnose",
+        agent=AGENT,
+        kind="diagnosis",
+        summary=f"mastered {counts['mastered']}/{len(p_student)}, mean P_S {fmean(p_student.values()):.3f}",
+        latency_s=time.perf_counter() - started,
+        p_student=p_student,
+        change=moved,
+    )
+    return {
+        "round": round_,
+        "p_student": p_student,
+        "history": [p_student],
+        "levels": _levels(svc, teacher_levels, student_levels),
+    }

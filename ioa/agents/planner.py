@@ -18,7 +18,9 @@ from ioa.state import IOAState
 AGENT = "planner"
 
 
-def build_curriculum(state: IOAState, svc: Services, exclude: set[str]) -> tuple[list[list[str]], list[tuple[str, str]]]:
+def build_curriculum(
+    state: IOAState, svc: Services, exclude: set[str]
+) -> tuple[list[list[str]], list[tuple[str, str]]]:
     """Deficiency -> dependency refinement -> severity -> targets (+ prerequisites) -> stages -> ZPD split."""
     cfg = svc.config.rules
     p_t, p_s = state.p_teacher, state.p_student
@@ -33,33 +35,62 @@ def build_curriculum(state: IOAState, svc: Services, exclude: set[str]) -> tuple
     layered = rules.layer_stages(chosen, edges)
     stages = rules.split_for_zpd(layered, p_s, cfg.tau_zpd)
     specs = {m.id: m for m in svc.domain.modules}
-    write_json(svc.run_dir.curriculum, {
-        "round": state.round,
-        "modules": [
-            {"id": k, "name": specs[k].name, "description": specs[k].description, "levels": specs[k].levels,
-             "prerequisites": sorted(a for a, b in edges if b == k), "p_teacher": p_t[k], "p_student": p_s[k],
-             "deficiency": delta[k], "severity": severity[k], "deficient": k in deficient, "target": k in targets}
-            for k in state.modules
-        ],
-        "edges": [list(e) for e in edges],
-        "removed_edges": [list(e) for e in removed],
-        "dependency_estimates": {f"{a}->{b}": v for (a, b), v in sorted(dep.items())},
-        "targets": targets,
-        "stages": stages,
-        "excluded_stuck": sorted(exclude),
-    })
+    write_json(
+        svc.run_dir.curriculum,
+        {
+            "round": state.round,
+            "modules": [
+                {
+                    "id": k,
+                    "name": specs[k].name,
+                    "description": specs[k].description,
+                    "levels": specs[k].levels,
+                    "prerequisites": sorted(a for a, b in edges if b == k),
+                    "p_teacher": p_t[k],
+                    "p_student": p_s[k],
+                    "deficiency": delta[k],
+                    "severity": severity[k],
+                    "deficient": k in deficient,
+                    "target": k in targets,
+                }
+                for k in state.modules
+            ],
+            "edges": [list(e) for e in edges],
+            "removed_edges": [list(e) for e in removed],
+            "dependency_estimates": {f"{a}->{b}": v for (a, b), v in sorted(dep.items())},
+            "targets": targets,
+            "stages": stages,
+            "excluded_stuck": sorted(exclude),
+        },
+    )
     svc.tracer.event(
-        round=state.round, node="plan", agent=AGENT, kind="curriculum",
+        round=state.round,
+        node="plan",
+        agent=AGENT,
+        kind="curriculum",
         summary=f"{len(deficient)} deficient, targets {targets}, {len(stages)} stage(s): {stages}",
-        deficient=sorted(deficient), severity=severity, targets=targets, stages=stages,
-        layered_before_zpd=layered, added_or_kept_edges=len(edges), removed_edges=removed,
+        deficient=sorted(deficient),
+        severity=severity,
+        targets=targets,
+        stages=stages,
+        layered_before_zpd=layered,
+        added_or_kept_edges=len(edges),
+        removed_edges=removed,
     )
     return stages, edges
 
 
 def _finish(svc: Services, state: IOAState, reason: str, **numbers: Any) -> dict[str, Any]:
-    svc.tracer.event(round=state.round, node="plan", agent=AGENT, kind="decision", summary=f"finish: {reason}",
-                     decision="finish", reason=reason, **numbers)
+    svc.tracer.event(
+        round=state.round,
+        node="plan",
+        agent=AGENT,
+        kind="decision",
+        summary=f"finish: {reason}",
+        decision="finish",
+        reason=reason,
+        **numbers,
+    )
     svc.progress.node("plan", state.round, f"finish: {reason}")
     return {"next": "finish"}
 
@@ -77,16 +108,31 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
     stages, index, edges = state.stages, state.stage_index, state.edges
     stuck: list[str] = []
     if stages:  # a stage was just taught, trained and diagnosed: gate it
-        decision = rules.gate(stages[index], state.p_teacher, state.p_student, state.remedial,
-                              cfg.tau_mastery, cfg.max_remedial)
-        svc.tracer.event(round=state.round, node="plan", agent=AGENT, kind="decision",
-                         summary=f"stage {index} {stages[index]}: {decision.action} ({decision.reason})",
-                         decision=decision.action, stage=stages[index], weak=decision.weak,
-                         min_ratio=decision.min_ratio, remedial_rounds=state.remedial, reason=decision.reason)
+        decision = rules.gate(
+            stages[index], state.p_teacher, state.p_student, state.remedial, cfg.tau_mastery, cfg.max_remedial
+        )
+        svc.tracer.event(
+            round=state.round,
+            node="plan",
+            agent=AGENT,
+            kind="decision",
+            summary=f"stage {index} {stages[index]}: {decision.action} ({decision.reason})",
+            decision=decision.action,
+            stage=stages[index],
+            weak=decision.weak,
+            min_ratio=decision.min_ratio,
+            remedial_rounds=state.remedial,
+            reason=decision.reason,
+        )
         if decision.action == "remedial":
             svc.progress.node("plan", state.round, f"remedial round {state.remedial + 1} for {decision.weak}")
-            return {"next": "teach", "mode": "remedial", "focus": decision.weak, "remedial": state.remedial + 1,
-                    "teach_attempts": 0}
+            return {
+                "next": "teach",
+                "mode": "remedial",
+                "focus": decision.weak,
+                "remedial": state.remedial + 1,
+                "teach_attempts": 0,
+            }
         if decision.action == "stuck":
             stuck = decision.weak
         index += 1
@@ -99,15 +145,32 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
             stages, edges = build_curriculum(state, svc, exclude=set(state.stuck) | set(stuck))
             index, rebuilt = 0, True
             continue
-        todo = [k for k in stages[index]
-                if rules.mastery_ratio(state.p_teacher[k], state.p_student[k]) < cfg.tau_mastery]
+        todo = [
+            k for k in stages[index] if rules.mastery_ratio(state.p_teacher[k], state.p_student[k]) < cfg.tau_mastery
+        ]
         if todo:
             svc.progress.node("plan", state.round, f"stage {index} of {len(stages)}: teach {todo}")
-            svc.tracer.event(round=state.round, node="plan", agent=AGENT, kind="decision",
-                             summary=f"teach stage {index} {stages[index]}: unmastered {todo}",
-                             decision="teach", stage=stages[index], focus=todo)
-            return {"next": "teach", "mode": "new", "focus": todo, "remedial": 0, "stages": stages,
-                    "stage_index": index, "stuck": stuck, "edges": edges, "teach_attempts": 0}
+            svc.tracer.event(
+                round=state.round,
+                node="plan",
+                agent=AGENT,
+                kind="decision",
+                summary=f"teach stage {index} {stages[index]}: unmastered {todo}",
+                decision="teach",
+                stage=stages[index],
+                focus=todo,
+            )
+            return {
+                "next": "teach",
+                "mode": "new",
+                "focus": todo,
+                "remedial": 0,
+                "stages": stages,
+                "stage_index": index,
+                "stuck": stuck,
+                "edges": edges,
+                "teach_attempts": 0,
+            }
         index += 1
     update = _finish(svc, state, "no deficient module left to teach")
     return {**update, "stuck": stuck, "stages": stages, "stage_index": index, "edges": edges}
@@ -119,11 +182,16 @@ def batch_ready(state: IOAState, runtime: Runtime[Services]) -> Literal["train",
     budget = svc.config.budget
     ready = state.batch_examples >= budget.min_batch or state.teach_attempts >= budget.max_teach_attempts
     svc.tracer.event(
-        round=state.round + 1, node="adapt", agent=AGENT, kind="batch_check",
+        round=state.round + 1,
+        node="adapt",
+        agent=AGENT,
+        kind="batch_check",
         summary=f"batch {'ready' if ready else 'not ready'}: {state.batch_examples} examples "
-                f"(min {budget.min_batch}), teach attempt {state.teach_attempts}/{budget.max_teach_attempts}",
-        decision="train" if ready else "teach", batch_examples=state.batch_examples,
-        min_batch=budget.min_batch, teach_attempts=state.teach_attempts,
+        f"(min {budget.min_batch}), teach attempt {state.teach_attempts}/{budget.max_teach_attempts}",
+        decision="train" if ready else "teach",
+        batch_examples=state.batch_examples,
+        min_batch=budget.min_batch,
+        teach_attempts=state.teach_attempts,
     )
     return "train" if ready else "teach"
 

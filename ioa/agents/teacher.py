@@ -47,7 +47,10 @@ def teach_focus(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
         solutions = svc.teacher.run(
             "worked_solution",
             [{"skill": specs[t.module].description, "exercise": t.question} for t in tasks],
-            round=round_, node="teach", temperature=cfg.teacher.temperature, on_done=advance,
+            round=round_,
+            node="teach",
+            temperature=cfg.teacher.temperature,
+            on_done=advance,
         )
     rows = [
         {**asdict(t), "mode": state.mode, "steps": s.steps if s else None, "teacher_answer": s.answer if s else None}
@@ -56,9 +59,14 @@ def teach_focus(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
     write_jsonl(svc.run_dir.resolve(teach_file(round_, attempt)), rows)
     usage = svc.teacher.usage_since(before)
     svc.tracer.event(
-        round=round_, node="teach", agent=AGENT, kind="synthesis",
+        round=round_,
+        node="teach",
+        agent=AGENT,
+        kind="synthesis",
         summary=f"{sum(s is not None for s in solutions)}/{len(tasks)} worked solutions ({state.mode}) for {state.focus}",
         tokens=int(usage.get("teacher_prompt_tokens", 0) + usage.get("teacher_completion_tokens", 0)),
-        focus=state.focus, mode=state.mode, file=teach_file(round_, attempt),
+        focus=state.focus,
+        mode=state.mode,
+        file=teach_file(round_, attempt),
     )
     return {"teach_attempts": attempt + 1, "usage": usage}

@@ -57,6 +57,11 @@ def finish_run(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
     write_json(svc.run_dir.summary, summary)
     mastered = sum(m["mastered"] for m in summary["modules"])
     svc.progress.node("finish", state.round, f"mastered {mastered}/{len(summary['modules'])}")
-    svc.tracer.event(round=state.round, node="finish", agent="planner", kind="finish",
-                     summary=f"completed after {state.round} rounds; mastered {mastered}/{len(summary['modules'])}")
+    svc.tracer.event(
+        round=state.round,
+        node="finish",
+        agent="planner",
+        kind="finish",
+        summary=f"completed after {state.round} rounds; mastered {mastered}/{len(summary['modules'])}",
+    )
     return {"status": "completed"}

@@ -36,8 +36,9 @@ def teacher_endpoint(config: Config, rd: RunDir, progress: RunProgress) -> Itera
 
     folder = ensure_teacher_folder(progress=lambda msg: progress.node("setup", 0, msg))
     progress.node("setup", 0, "starting the local teacher server (transformers serve)")
-    with LocalTeacherServer(folder, port=config.teacher.serve_port, log_path=rd.teacher_log,
-                            timeout_s=config.teacher.serve_timeout_s) as server:
+    with LocalTeacherServer(
+        folder, port=config.teacher.serve_port, log_path=rd.teacher_log, timeout_s=config.teacher.serve_timeout_s
+    ) as server:
         yield server.base_url, server.model_name
 
 
@@ -56,8 +57,14 @@ def _services(config: Config, rd: RunDir, base_url: str, model: str, progress: R
     # The tiny student speaks the teacher's tokenizer; the bundled teacher folder always has it.
     tokenizer_dir = ensure_teacher_folder()
     return Services(
-        config=config, run_dir=rd, domain=get_domain(config.domain.name, config.domain.seed), teacher=teacher,
-        memory=ConceptMemory.open(rd.chroma), tracer=tracer, tokenizer_dir=tokenizer_dir, progress=progress,
+        config=config,
+        run_dir=rd,
+        domain=get_domain(config.domain.name, config.domain.seed),
+        teacher=teacher,
+        memory=ConceptMemory.open(rd.chroma),
+        tracer=tracer,
+        tokenizer_dir=tokenizer_dir,
+        progress=progress,
     )
 
 
@@ -117,7 +124,9 @@ def _guarded(rd: RunDir, config: Config, *, fresh: bool, show_progress: bool) ->
     try:
         return _execute(rd, config, fresh, show_progress)
     except OSError as exc:
-        raise RuntimeFailure(f"{type(exc).__name__}: {exc} (run directory {rd.root}; resume with `ioa resume {rd.root}`)") from exc
+        raise RuntimeFailure(
+            f"{type(exc).__name__}: {exc} (run directory {rd.root}; resume with `ioa resume {rd.root}`)"
+        ) from exc
 
 
 def _timestamp() -> str:

@@ -20,7 +20,9 @@ def replay_examples(svc: Services, state: IOAState, n: int, seed: int) -> list[E
     """Up to ``n`` earlier examples, from mastered modules first, so new lessons don't erase old ones."""
     if n <= 0 or not state.trained_files:
         return []
-    pool = [r for f in state.trained_files for r in read_jsonl(svc.run_dir.resolve(f)) if r["module"] not in state.focus]
+    pool = [
+        r for f in state.trained_files for r in read_jsonl(svc.run_dir.resolve(f)) if r["module"] not in state.focus
+    ]
     mastered = [r for r in pool if svc.memory.state(r["module"]) == "mastered"]
     rng = random.Random(seed)
     chosen = rng.sample(mastered, min(n, len(mastered)))
@@ -34,12 +36,18 @@ def train_on_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
     svc = runtime.context
     cfg = svc.config.training
     round_ = state.round + 1
-    examples = [Example(prompt=r["prompt"], target=r["target"])
-                for f in state.batch for r in read_jsonl(svc.run_dir.resolve(f))]
+    examples = [
+        Example(prompt=r["prompt"], target=r["target"]) for f in state.batch for r in read_jsonl(svc.run_dir.resolve(f))
+    ]
     done = {"batch": [], "batch_examples": 0, "teach_attempts": 0, "trained_files": list(state.batch)}
     if not examples:
-        svc.tracer.event(round=round_, node="train", agent=AGENT, kind="skip",
-                         summary="no adapted example survived verification; nothing to train on")
+        svc.tracer.event(
+            round=round_,
+            node="train",
+            agent=AGENT,
+            kind="skip",
+            summary="no adapted example survived verification; nothing to train on",
+        )
         return done
     n_replay = round(cfg.replay_fraction * len(examples) / (1 - cfg.replay_fraction))
     replay = replay_examples(svc, state, n_replay, seed=cfg.seed + round_)
@@ -50,15 +58,31 @@ def train_on_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
     steps = cfg.epochs * -(-len(data) // cfg.batch_size)
     svc.progress.node("train", round_, f"{len(examples)} new + {len(replay)} replay examples, {steps} steps")
     with svc.progress.step(f"training the student (round {round_})", steps) as advance:
-        result = train_student(student, data, cfg, out, progress=lambda step, total, loss: advance(1, f"loss {loss:.3f}"))
+        result = train_student(
+            student, data, cfg, out, progress=lambda step, total, loss: advance(1, f"loss {loss:.3f}")
+        )
     checkpoint = svc.run_dir.relative(out)
     svc.adopt_student(student, checkpoint)
     svc.tracer.event(
-        round=round_, node="train", agent=AGENT, kind="training",
+        round=round_,
+        node="train",
+        agent=AGENT,
+        kind="training",
         summary=f"{result.steps} steps on {len(examples)}+{len(replay)} examples, loss {result.loss_first:.3f} -> {result.loss_last:.3f}",
-        latency_s=time.perf_counter() - started, checkpoint=checkpoint, steps=result.steps, tokens_trained=result.tokens,
-        loss_first=result.loss_first, loss_last=result.loss_last, replay=len(replay),
+        latency_s=time.perf_counter() - started,
+        checkpoint=checkpoint,
+        steps=result.steps,
+        tokens_trained=result.tokens,
+        loss_first=result.loss_first,
+        loss_last=result.loss_last,
+        replay=len(replay),
     )
-    log = {"round": round_, "steps": result.steps, "examples": len(examples), "replay": len(replay),
-           "loss_first": result.loss_first, "loss_last": result.loss_last}
+    log = {
+        "round": round_,
+        "steps": result.steps,
+        "examples": len(examples),
+        "replay": len(replay),
+        "loss_first": result.loss_first,
+        "loss_last": result.loss_last,
+    }
     return {**done, "student_checkpoint": checkpoint, "train_log": [log]}
