@@ -63,7 +63,8 @@ def teach_focus(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
         node="teach",
         agent=AGENT,
         kind="synthesis",
-        summary=f"{sum(s is not None for s in solutions)}/{len(tasks)} worked solutions ({state.mode}) for {state.focus}",
+        summary=f"{sum(s is not None for s in solutions)}/{len(tasks)} worked solutions "
+        f"({state.mode}) for {state.focus}",
         tokens=int(usage.get("teacher_prompt_tokens", 0) + usage.get("teacher_completion_tokens", 0)),
         focus=state.focus,
         mode=state.mode,

@@ -68,7 +68,8 @@ def train_on_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
         node="train",
         agent=AGENT,
         kind="training",
-        summary=f"{result.steps} steps on {len(examples)}+{len(replay)} examples, loss {result.loss_first:.3f} -> {result.loss_last:.3f}",
+        summary=f"{result.steps} steps on {len(examples)}+{len(replay)} examples, "
+        f"loss {result.loss_first:.3f} -> {result.loss_last:.3f}",
         latency_s=time.perf_counter() - started,
         checkpoint=checkpoint,
         steps=result.steps,
