@@ -69,7 +69,7 @@ class TrainingConfig(_Section):
     epochs: int = Field(3, gt=0, description="Epochs over each ZPD batch.")
     batch_size: int = Field(16, gt=0, description="Examples per optimizer step.")
     lr: float | None = Field(
-        None, gt=0, description="Learning rate; empty picks 1e-4 (LoRA), 2e-5 (full) or 2e-3 (tiny)."
+        None, gt=0, description="Learning rate; empty picks 1e-4 (LoRA), 2e-5 (full) or 1e-3 (tiny)."
     )
     replay_fraction: float = Field(0.2, ge=0, lt=1, description="Share of each batch replayed from mastered modules.")
     lora_r: int = Field(16, gt=0, description="LoRA rank.")

@@ -44,7 +44,7 @@ class Services:
         key = checkpoint or "<initial>"
         if self._student is None or self._student_from != key:
             path = self.run_dir.resolve(checkpoint) if checkpoint else None
-            self._student = load_student(self.config.student, self.tokenizer_dir, path)
+            self._student = load_student(self.config.student, self.tokenizer_dir, path, self.config.training)
             self._student_from = key
         return self._student
 
