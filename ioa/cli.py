@@ -57,9 +57,10 @@ def run(
     Config precedence: --config file, then IOA_SECTION__KEY environment variables, then --set.
     """
     from ioa.config import load_config
+
+    cfg = load_config(config, set_ or [])  # before the heavy imports, so a bad config fails fast
     from ioa.graph.runner import run as run_graph
 
-    cfg = load_config(config, set_ or [])
     summary = run_graph(cfg, run_dir, progress=not quiet)
     _print_summary(summary, run_dir)
 
