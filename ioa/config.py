@@ -43,6 +43,12 @@ class TeacherConfig(_Section):
     )
     serve_port: int = Field(0, ge=0, le=65535, description="Port of the embedded server; 0 picks a free one.")
     serve_timeout_s: float = Field(300.0, gt=0, description="How long to wait for the embedded server to come up.")
+    serve_threads: int = Field(
+        1,
+        ge=0,
+        description="torch CPU threads of the embedded server (0 leaves torch's default); "
+        "1 avoids thread thrash beside the student.",
+    )
 
 
 class StudentConfig(_Section):
@@ -126,6 +132,13 @@ class AdapterConfig(_Section):
         0.5, gt=0, le=1, description="Share of the student's context one worked solution may use."
     )
     scaffold: bool = Field(True, description="Prefix a hint from the nearest mastered module (Chroma).")
+    practice_per_example: int = Field(
+        24,
+        ge=0,
+        description="Practice exercises attached to each verified worked example: same module and level, "
+        "answered by the domain's checker. A small student needs repetition that teacher calls alone cannot "
+        "afford; 0 trains on the teacher's examples only.",
+    )
 
 
 class BudgetConfig(_Section):

@@ -160,12 +160,14 @@ class LocalTeacherServer:
         log_path: Path | None = None,
         timeout_s: float = 300,
         continuous_batching: bool = False,
+        threads: int | None = 1,
     ) -> None:
         self.folder = Path(folder)
         self.port = port
         self.log_path = log_path
         self.timeout_s = timeout_s
         self.continuous_batching = continuous_batching
+        self.threads = threads
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -205,6 +207,10 @@ class LocalTeacherServer:
             self.log_path = Path(name)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_DISABLE_UPDATE_CHECK="1", PYTHONUNBUFFERED="1")
+        if self.threads:
+            # torch's threads spin at every barrier: when the server shares the cores with the student's
+            # training or anything else, two threads per request run many times slower than one.
+            env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(self.threads)
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(
                 self.command(),

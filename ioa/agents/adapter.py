@@ -3,18 +3,22 @@
 Per item: verification (the domain's checker on the teacher's answer), a capacity fit
 (plain lines, one consistent "steps, then Answer:" format, cut to the student's token
 budget), de-duplication (ROUGE-L against kept items), and a scaffold from the nearest
-mastered module (Chroma) when the budget leaves room for it.
+mastered module (Chroma) when the budget leaves room for it. Each verified worked example
+is then followed by practice: more exercises of the same module and level, answered by the
+domain's checker, because a small student learns a skill from repetition that teacher calls
+alone cannot afford.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
 
 from langgraph.runtime import Runtime
 from rouge_score import rouge_scorer
 
-from ioa.agents.teacher import teach_file
+from ioa.agents.teacher import exercise_seed, teach_file
 from ioa.domains.base import Task
 from ioa.graph.context import Services
 from ioa.rundir import read_jsonl, write_jsonl
@@ -75,7 +79,9 @@ def adapt_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
     def count_tokens(text: str) -> int:
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    kept_texts = [f"{r['prompt']}\n{r['target']}" for f in state.batch for r in read_jsonl(svc.run_dir.resolve(f))]
+    earlier = [r for f in state.batch for r in read_jsonl(svc.run_dir.resolve(f))]
+    kept_texts = [f"{r['prompt']}\n{r['target']}" for r in earlier if r.get("source") != "practice"]
+    seen = {r["prompt"] for r in earlier}
     counts = {"kept": 0, "no_solution": 0, "verification_failed": 0, "duplicate": 0, "scaffolded": 0}
     rows = []
     for item in raw:
@@ -95,6 +101,7 @@ def adapt_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
             counts["duplicate"] += 1
             continue
         kept_texts.append(text)
+        seen.add(task.question)
         rows.append(
             {
                 "module": task.module,
@@ -102,19 +109,23 @@ def adapt_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
                 "prompt": task.question,
                 "target": target,
                 "mode": item["mode"],
+                "source": "teacher",
             }
         )
     counts["kept"] = len(rows)
+    rows += practice_rows(svc, rows, round_, attempt, seen)
+    counts["practice"] = len(rows) - counts["kept"]
     path = adapted_file(round_, attempt)
     write_jsonl(svc.run_dir.resolve(path), rows)
-    svc.progress.node("adapt", round_, f"kept {len(rows)}/{len(raw)} ({counts})")
+    svc.progress.node("adapt", round_, f"kept {counts['kept']}/{len(raw)} + {counts['practice']} practice ({counts})")
     svc.tracer.event(
         round=round_,
         node="adapt",
         agent=AGENT,
         kind="adaptation",
-        summary=f"kept {len(rows)}/{len(raw)}: {counts['verification_failed']} failed verification, "
-        f"{counts['duplicate']} duplicates, {counts['no_solution']} without a solution; budget {budget} tokens",
+        summary=f"kept {counts['kept']}/{len(raw)}: {counts['verification_failed']} failed verification, "
+        f"{counts['duplicate']} duplicates, {counts['no_solution']} without a solution; "
+        f"+{counts['practice']} practice items; budget {budget} tokens",
         counts=counts,
         token_budget=budget,
         file=path,
@@ -123,8 +134,38 @@ def adapt_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
     return {
         "batch": [*state.batch, path],
         "batch_examples": state.batch_examples + len(rows),
-        "usage": {"adapter_dropped": len(raw) - len(rows)},
+        "usage": {"adapter_dropped": len(raw) - counts["kept"]},
     }
+
+
+def practice_rows(
+    svc: Services, worked: list[dict[str, Any]], round_: int, attempt: int, seen: set[str]
+) -> list[dict[str, Any]]:
+    """``practice_per_example`` checker-answered exercises per worked example, at its module and level.
+
+    Practice never repeats a question already in the batch; where a level's question space is
+    small (single-digit sums) the batch simply gets fewer items.
+    """
+    per = svc.config.adapter.practice_per_example
+    wanted = Counter((r["module"], r["level"], r["mode"]) for r in worked)
+    rows = []
+    for (module, level, mode), n in sorted(wanted.items()):
+        seed = exercise_seed(svc.config.domain.seed, round_, attempt, f"{module}#practice")
+        for task in svc.domain.exercises(module, level, n * per, seed):
+            if task.question in seen:
+                continue
+            seen.add(task.question)
+            rows.append(
+                {
+                    "module": module,
+                    "level": level,
+                    "prompt": task.question,
+                    "target": f"Answer: {task.answer}",
+                    "mode": mode,
+                    "source": "practice",
+                }
+            )
+    return rows
 
 
 def _scaffold(svc: Services, module: str, target: str, budget: int, count_tokens: Any) -> tuple[str, int]:

@@ -37,7 +37,11 @@ def teacher_endpoint(config: Config, rd: RunDir, progress: RunProgress) -> Itera
     folder = ensure_teacher_folder(progress=lambda msg: progress.node("setup", 0, msg))
     progress.node("setup", 0, "starting the local teacher server (transformers serve)")
     with LocalTeacherServer(
-        folder, port=config.teacher.serve_port, log_path=rd.teacher_log, timeout_s=config.teacher.serve_timeout_s
+        folder,
+        port=config.teacher.serve_port,
+        log_path=rd.teacher_log,
+        timeout_s=config.teacher.serve_timeout_s,
+        threads=config.teacher.serve_threads,
     ) as server:
         yield server.base_url, server.model_name
 

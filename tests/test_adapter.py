@@ -1,0 +1,47 @@
+"""The adapter's practice items: checker-answered, same module and level, never repeating a question."""
+
+from types import SimpleNamespace
+
+from ioa.agents.adapter import practice_rows
+from ioa.config import Config
+from ioa.domains import get_domain
+
+
+def _svc(per: int) -> SimpleNamespace:
+    config = Config.model_validate({"adapter": {"practice_per_example": per}})
+    return SimpleNamespace(config=config, domain=get_domain("arithmetic", 0))
+
+
+def _worked(module: str, level: int, question: str) -> dict:
+    return {"module": module, "level": level, "prompt": question, "target": "x", "mode": "new", "source": "teacher"}
+
+
+def test_practice_follows_each_worked_example_at_its_module_and_level():
+    svc = _svc(per=3)
+    worked = [
+        _worked("arithmetic/addition", 1, "Calculate 10 + 11."),
+        _worked("number_theory/gcd", 0, "Find the GCD of 4 and 6."),
+    ]
+    rows = practice_rows(svc, worked, round_=1, attempt=0, seen={w["prompt"] for w in worked})
+
+    assert len(rows) == 6
+    assert {(r["module"], r["level"]) for r in rows} == {("arithmetic/addition", 1), ("number_theory/gcd", 0)}
+    assert all(r["source"] == "practice" and r["mode"] == "new" for r in rows)
+    # The answers are the checker's: each addition target is the true sum of its terms.
+    for row in rows:
+        if row["module"] == "arithmetic/addition":
+            a, b = row["prompt"].removeprefix("Calculate ").rstrip(".").split(" + ")
+            assert row["target"] == f"Answer: {int(a) + int(b)}"
+
+
+def test_practice_never_repeats_a_question_and_zero_turns_it_off():
+    svc = _svc(per=200)
+    worked = [_worked("arithmetic/addition", 0, "Calculate 3 + 4.")]
+    rows = practice_rows(svc, worked, round_=1, attempt=0, seen={"Calculate 3 + 4."})
+    prompts = [r["prompt"] for r in rows]
+    assert len(prompts) == len(set(prompts)) and "Calculate 3 + 4." not in prompts
+    # Single-digit sums outside the probe reserve are fewer than 200: the batch gets fewer, not repeats.
+    assert 0 < len(rows) < 200
+    assert all(not svc.domain.is_probe_question(p) for p in prompts)
+
+    assert practice_rows(_svc(per=0), worked, round_=1, attempt=0, seen=set()) == []
