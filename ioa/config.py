@@ -72,7 +72,9 @@ class StudentConfig(_Section):
 class TrainingConfig(_Section):
     """The training node (DESIGN §3 Training)."""
 
-    epochs: int = Field(3, gt=0, description="Epochs over each ZPD batch.")
+    epochs: int | None = Field(
+        None, gt=0, description="Epochs over each ZPD batch; empty picks 3 (pretrained students) or 12 (tiny)."
+    )
     batch_size: int = Field(16, gt=0, description="Examples per optimizer step.")
     lr: float | None = Field(
         None, gt=0, description="Learning rate; empty picks 1e-4 (LoRA), 2e-5 (full) or 1e-3 (tiny)."
@@ -144,7 +146,7 @@ class AdapterConfig(_Section):
 class BudgetConfig(_Section):
     """When a run stops even if not everything is mastered."""
 
-    max_rounds: int = Field(4, ge=1, description="Teach -> train -> diagnose rounds.")
+    max_rounds: int = Field(8, ge=1, description="Teach -> train -> diagnose rounds.")
     max_teacher_calls: int = Field(2000, ge=1, description="Teacher requests over the whole run.")
     min_batch: int = Field(8, ge=1, description="Fewest adapted examples the planner trains on.")
     max_teach_attempts: int = Field(3, ge=1, description="Teach calls per round before training on what there is.")

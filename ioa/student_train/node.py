@@ -11,7 +11,7 @@ from langgraph.runtime import Runtime
 from ioa.graph.context import Services
 from ioa.rundir import read_jsonl
 from ioa.state import IOAState
-from ioa.student_train.train import Example, train_student
+from ioa.student_train.train import Example, default_epochs, train_student
 
 AGENT = "trainer"
 
@@ -55,7 +55,7 @@ def train_on_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
     out = svc.run_dir.student / f"round_{round_}"
     started = time.perf_counter()
     data = examples + replay
-    steps = cfg.epochs * -(-len(data) // cfg.batch_size)
+    steps = default_epochs(student, cfg) * -(-len(data) // cfg.batch_size)
     svc.progress.node("train", round_, f"{len(examples)} new + {len(replay)} replay examples, {steps} steps")
     with svc.progress.step(f"training the student (round {round_})", steps) as advance:
         result = train_student(
