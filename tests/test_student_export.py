@@ -98,3 +98,21 @@ def test_lora_student_exports_adapter_and_merged_model(
     # ... and ioa itself can continue training from it.
     again = load_student(cfg, tokenizer_dir, checkpoint=written["adapter"])
     assert again.finetune == "lora" and _answers(again) == expected
+
+
+@pytest.mark.integration
+def test_exported_student_served_by_transformers_serve_answers_like_in_process(
+    trained_tiny: tuple[Student, Path], tokenizer_dir: Path, tmp_path: Path
+) -> None:
+    from ioa.local_teacher import MARKER, LocalTeacherServer
+    from ioa.student_train.served import StudentEndpoint
+
+    student, checkpoint = trained_tiny
+    merged = export_student(load_student(StudentConfig(**TINY), tokenizer_dir, checkpoint), tmp_path)["merged"]
+    (merged / MARKER).write_text("{}")  # the server refuses folders without ioa's completeness marker
+    with LocalTeacherServer(merged, log_path=tmp_path / "serve.log", timeout_s=120) as server:
+        cfg = StudentConfig(
+            model=str(merged), eval_base_url=server.base_url, eval_model=server.model_name, max_new_tokens=6
+        )
+        served = StudentEndpoint(cfg).answer(QUESTIONS, None)
+    assert served == _answers(student)
