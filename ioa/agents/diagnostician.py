@@ -47,11 +47,13 @@ def _accuracy(
 
 
 def _student_answers(svc: Services, state: IOAState, probes: list[Task], round_: int) -> list[str]:
-    student = svc.student(state.student_checkpoint)
     cfg = svc.config.student
     with svc.progress.step(f"student answers probes (round {round_})", len(probes)) as advance:
+        if svc.student_endpoint is not None:
+            checkpoint = svc.run_dir.resolve(state.student_checkpoint) if state.student_checkpoint else None
+            return svc.student_endpoint.answer([t.question for t in probes], checkpoint, progress=advance)
         return generate_answers(
-            student,
+            svc.student(state.student_checkpoint),
             [t.question for t in probes],
             max_new_tokens=cfg.max_new_tokens,
             batch_size=cfg.eval_batch_size,

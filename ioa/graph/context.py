@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ioa.domains.base import Domain
     from ioa.memory import ConceptMemory
     from ioa.student_train.model import Student
+    from ioa.student_train.served import StudentEndpoint
     from ioa.teacher_client import Teacher
 
 
@@ -30,6 +31,8 @@ class Services:
     tracer: Tracer
     tokenizer_dir: Path
     progress: RunProgress = field(default_factory=lambda: RunProgress(enabled=False))
+    student_endpoint: StudentEndpoint | None = None
+    """Answers probes for the student when ``student.eval_base_url`` is set; None answers in process."""
     _student: Student | None = None
     _student_from: str | None = None
 

@@ -10,6 +10,7 @@ from ioa import rules
 from ioa.graph.context import Services
 from ioa.rundir import write_json
 from ioa.state import IOAState
+from ioa.student_train.export import export_run_student
 
 
 def summarize(state: IOAState, svc: Services, status: str) -> dict[str, Any]:
@@ -54,6 +55,10 @@ def summarize(state: IOAState, svc: Services, status: str) -> dict[str, Any]:
 def finish_run(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
     svc = runtime.context
     summary = summarize(state, svc, "completed")
+    # The deliverable: RUN_DIR/student/final/{adapter,merged}, loadable by AutoModelForCausalLM and vLLM.
+    summary["student"]["final"] = export_run_student(
+        svc.config, svc.tokenizer_dir, svc.run_dir, state.student_checkpoint
+    )
     write_json(svc.run_dir.summary, summary)
     mastered = sum(m["mastered"] for m in summary["modules"])
     svc.progress.node("finish", state.round, f"mastered {mastered}/{len(summary['modules'])}")

@@ -58,6 +58,12 @@ def _services(config: Config, rd: RunDir, base_url: str, model: str, progress: R
     if config.teacher.api_key_env and not api_key:
         raise RuntimeFailure(f"environment variable {config.teacher.api_key_env} (teacher.api_key_env) is not set")
     teacher = Teacher(build_chat_model(teacher_cfg, base_url, api_key), teacher_cfg, tracer)
+    student_endpoint = None
+    if config.student.eval_base_url:
+        from ioa.student_train.served import StudentEndpoint
+
+        key_env = config.student.eval_api_key_env
+        student_endpoint = StudentEndpoint(config.student, os.environ.get(key_env) if key_env else None)
     # The tiny student speaks the teacher's tokenizer; the bundled teacher folder always has it.
     tokenizer_dir = ensure_teacher_folder()
     return Services(
@@ -69,6 +75,7 @@ def _services(config: Config, rd: RunDir, base_url: str, model: str, progress: R
         tracer=tracer,
         tokenizer_dir=tokenizer_dir,
         progress=progress,
+        student_endpoint=student_endpoint,
     )
 
 

@@ -15,13 +15,17 @@ from ioa.student_train.model import Student
 SYSTEM_PROMPT = "Answer briefly."
 
 
+def chat_messages(question: str) -> list[dict[str, str]]:
+    """The question as chat turns: what the chat template renders here, and what a served student receives."""
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": question}]
+
+
 def format_prompt(tokenizer: transformers.PreTrainedTokenizerBase, question: str) -> str:
     """The question as one user turn in the tokenizer's chat template, ending where the answer starts."""
     if tokenizer.chat_template is None:
         # Base models without a template still get one fixed format, the same in training and probes.
         return f"{SYSTEM_PROMPT}\nQuestion: {question}\nAnswer: "
-    messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": question}]
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return tokenizer.apply_chat_template(chat_messages(question), tokenize=False, add_generation_prompt=True)
 
 
 def _generation_config(student: Student, max_new_tokens: int) -> GenerationConfig:

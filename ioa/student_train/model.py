@@ -55,7 +55,10 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _dtype(device: torch.device, finetune: str) -> torch.dtype:
+def student_dtype(cfg: StudentConfig, device: torch.device, finetune: str) -> torch.dtype:
+    """The weight dtype: the configured one, or for 'auto' bf16 on CUDA and fp32 on CPU."""
+    if cfg.dtype != "auto":
+        return getattr(torch, cfg.dtype)
     # bf16 halves memory and is fast on GPUs. Full fine-tuning keeps fp32 weights even there:
     # AdamW updates at lr 2e-5 are below bf16 resolution and would be lost (autocast gives the speed).
     return torch.bfloat16 if device.type == "cuda" and finetune == "lora" else torch.float32
@@ -78,9 +81,9 @@ def _prepare_tokenizer(tokenizer: transformers.PreTrainedTokenizerBase) -> trans
 def _source(name: str) -> tuple[str, dict[str, str]]:
     """A model reference as from_pretrained arguments: a ``.gguf`` path loads through ``gguf_file=``."""
     if name.endswith(".gguf"):
-        path = Path(name)
+        path = Path(name).expanduser()
         return str(path.parent), {"gguf_file": path.name}
-    return name, {}
+    return str(Path(name).expanduser()) if name.startswith("~") else name, {}
 
 
 def _from_pretrained(loader: type, name: str, **kwargs: object) -> object:
@@ -88,7 +91,24 @@ def _from_pretrained(loader: type, name: str, **kwargs: object) -> object:
     try:
         return loader.from_pretrained(where, **extra, **kwargs)
     except OSError as exc:
+        # A hub id that is neither cached nor reachable (offline) lands here too, with the hub's own reason.
         raise UsageError(f"cannot load student {name!r}: {str(exc).splitlines()[0]}") from exc
+
+
+def dequantized(model: transformers.PreTrainedModel) -> transformers.PreTrainedModel:
+    """A GGUF-loaded model as a plain one. Its weights are already de-quantized floats, but it still
+    carries the GGUF quantizer, and save_pretrained refuses to write such a model; so the weights move
+    into a model of the same class built from the config minus its quantization entry."""
+    config = model.config
+    if getattr(config, "quantization_config", None) is None:
+        return model
+    del config.quantization_config
+    # GGUF leaves this None; `transformers serve` and vLLM pick the model class from it.
+    config.architectures = [type(model).__name__]
+    plain = type(model)(config)
+    plain.load_state_dict(model.state_dict())
+    plain.generation_config = model.generation_config
+    return plain
 
 
 def build_tiny(cfg: StudentConfig, tokenizer: transformers.PreTrainedTokenizerBase) -> LlamaForCausalLM:
@@ -119,8 +139,9 @@ def _base_model(cfg: StudentConfig, tokenizer_dir: Path, finetune: str, device: 
         model = build_tiny(cfg, tokenizer)
     else:
         tokenizer = _prepare_tokenizer(_from_pretrained(AutoTokenizer, cfg.model))
-        model = _from_pretrained(AutoModelForCausalLM, cfg.model, dtype=_dtype(device, finetune))
-    model.to(device=device, dtype=_dtype(device, finetune))
+        loaded = _from_pretrained(AutoModelForCausalLM, cfg.model, dtype=student_dtype(cfg, device, finetune))
+        model = dequantized(loaded)
+    model.to(device=device, dtype=student_dtype(cfg, device, finetune))
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     return Student(model, tokenizer, device, finetune, cfg)
 
@@ -164,7 +185,7 @@ def _load_checkpoint(path: Path, cfg: StudentConfig, device: torch.device) -> St
     if not pointer.exists():
         # Full weights: the folder is a complete Hugging Face model.
         tokenizer = _prepare_tokenizer(AutoTokenizer.from_pretrained(path))
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=_dtype(device, "full")).to(device)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=student_dtype(cfg, device, "full")).to(device)
         return Student(model, tokenizer, device, "full", cfg)
     # LoRA: rebuild the base exactly as it was first built (the tiny one from its recorded
     # config and the tokenizer saved beside the adapter), then lay the saved adapter on top.

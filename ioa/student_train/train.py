@@ -119,7 +119,7 @@ def _loss(student: Student, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     first = int((labels != IGNORE).float().argmax(dim=1).min()) - 1
     keep = labels.shape[1] - first
     logits = student.model(
-        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep
+        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep, use_cache=False
     ).logits
     # Position i predicts token i+1: drop the last logit, shift the labels.
     logits, targets = logits[:, :-1], labels[:, first + 1 :]
@@ -154,6 +154,9 @@ def train_student(
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
     model.train()
+    if student.config is not None and student.config.gradient_checkpointing:
+        # Non-reentrant checkpointing needs no gradient on the inputs, so it also works under LoRA's frozen embeddings.
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     step, tokens, losses = 0, 0, []
     for _ in range(epochs):
         order = torch.randperm(len(data), generator=order_rng).tolist()
