@@ -36,7 +36,15 @@ class TeacherConfig(_Section):
     max_tokens: int = Field(128, gt=0, description="Completion token cap per synthesis request.")
     max_concurrency: int = Field(2, ge=1, description="Teacher requests in flight at once.")
     timeout_s: float = Field(120.0, gt=0, description="Per-request timeout in seconds.")
-    max_retries: int = Field(2, ge=0, description="Retries on transient HTTP errors.")
+    max_retries: int = Field(
+        2, ge=0, description="Retries of a request on 429, 5xx, timeouts, connection errors, broken or empty replies."
+    )
+    retry_backoff_s: float = Field(
+        1.0, gt=0, description="First retry waits about this long (with jitter); each further retry doubles it."
+    )
+    retry_max_backoff_s: float = Field(
+        30.0, gt=0, description="Longest wait before a retry, also the cap on a server's Retry-After."
+    )
     parse_retries: int = Field(1, ge=0, description="Re-asks when an answer does not parse, before it is dropped.")
     programs: dict[str, str] = Field(
         default_factory=dict, description="Optimized DSPy programs: name -> JSON file saved by `ioa optimize-prompts`."
@@ -49,6 +57,17 @@ class TeacherConfig(_Section):
         description="torch CPU threads of the embedded server (0 leaves torch's default); "
         "1 avoids thread thrash beside the student.",
     )
+    serve_continuous_batching: bool = Field(
+        False, description="Start the embedded server with `--continuous-batching` (batches concurrent requests)."
+    )
+    cache: bool = Field(True, description="Reuse stored completions: a repeated or resumed request is not paid twice.")
+    cache_path: str | None = Field(
+        None, description="SQLite response cache shared across runs; empty keeps it in RUN_DIR/teacher_cache.sqlite."
+    )
+    price_per_1k_prompt: float | None = Field(
+        None, ge=0, description="USD per 1000 prompt tokens; with the completion price it gives summary cost_usd."
+    )
+    price_per_1k_completion: float | None = Field(None, ge=0, description="USD per 1000 completion tokens.")
 
 
 class StudentConfig(_Section):

@@ -96,6 +96,10 @@ class RunDir:
         return self.root / "teacher_server.log"
 
     @property
+    def teacher_cache(self) -> Path:
+        return self.root / "teacher_cache.sqlite"
+
+    @property
     def run_id(self) -> str:
         return json.loads(self.meta.read_text())["run_id"]
 

@@ -1,8 +1,10 @@
 """The teacher client: DSPy programs sent through LangChain's ChatOpenAI to any OpenAI-compatible endpoint.
 
-DSPy owns the prompts (signatures, demos, parsing); ChatOpenAI owns the HTTP connection
-(base URL, key, timeout, retries). The bridge between them is a DSPy engine, so the same
-programs run against GPT-4o, vLLM, `transformers serve`, or a LangChain fake chat model in tests.
+DSPy owns the prompts (signatures, demos, parsing); ChatOpenAI owns the HTTP connection (base
+URL, key, timeout). Retries are ours (``ioa.http_retry``), so that backoff, ``Retry-After`` and
+fault counts are under one roof, and every completion goes through the response cache
+(``ioa.teacher_cache``) first. The bridge to DSPy is a DSPy engine, so the same programs run
+against GPT-4o, vLLM, `transformers serve`, or a LangChain fake chat model in tests.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,25 +27,31 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from ioa.config import TeacherConfig
 from ioa.errors import UsageError
+from ioa.http_retry import FAULT_KINDS, EmptyCompletion, Fault, RequestFailed, RetryPolicy
 from ioa.prompt_format import PlainAdapter
 from ioa.signatures import PROGRAMS
+from ioa.teacher_cache import CachedCompletion, TeacherCache, cache_key
 from ioa.traces import Tracer
+
+# The agent on whose behalf a node asks the teacher, for the per-agent accounting.
+REQUESTING_AGENT = {"identify": "diagnostician", "diagnose": "diagnostician", "teach": "teacher", "adapt": "adapter"}
 
 
 @dataclass
 class CallRecord:
-    """One HTTP round trip to the teacher."""
+    """One completion: from the endpoint (paid) or from the cache (free)."""
 
     prompt: str
     output: str
     prompt_tokens: int
     completion_tokens: int
     latency_s: float
+    cached: bool = False
 
 
 @dataclass
 class TeacherStats:
-    """Running totals for summary.json."""
+    """Running totals, reported into the state's ``usage`` counters."""
 
     calls: int = 0
     prompt_tokens: int = 0
@@ -51,18 +60,31 @@ class TeacherStats:
     parse_failures: int = 0
     dropped: int = 0
     failed_requests: int = 0
+    retries: int = 0
+    faults: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+        flat = {k: v for k, v in asdict(self).items() if k != "faults"}
+        return flat | {f"fault_{kind}": self.faults.get(kind, 0) for kind in FAULT_KINDS}
+
+
+@dataclass
+class _ItemLog:
+    """What one item's attempt cost, gathered in its worker thread for its trace event."""
+
+    draw: str = ""
+    calls: list[CallRecord] = field(default_factory=list)
+    faults: Counter[str] = field(default_factory=Counter)
+    retries: int = 0
 
 
 _local = threading.local()
 
 
-def _calls_of_this_thread() -> list[CallRecord]:
-    if not hasattr(_local, "calls"):
-        _local.calls = []
-    return _local.calls
+def _item_log() -> _ItemLog:
+    if not hasattr(_local, "log"):
+        _local.log = _ItemLog()
+    return _local.log
 
 
 def _text_of(parts: Any) -> str:
@@ -85,11 +107,23 @@ def to_langchain(request: Any) -> list[BaseMessage]:
 
 
 class ChatOpenAIEngine:
-    """A DSPy engine that completes each request with a LangChain chat model."""
+    """A DSPy engine: cache first, then the chat model under the retry policy."""
 
-    def __init__(self, chat: BaseChatModel, on_call: Callable[[CallRecord], None]) -> None:
+    def __init__(
+        self,
+        chat: BaseChatModel,
+        model: str,
+        policy: RetryPolicy,
+        cache: TeacherCache | None,
+        on_call: Callable[[CallRecord], None],
+        on_fault: Callable[[Fault, bool], None],
+    ) -> None:
         self.chat = chat
+        self.model = model
+        self.policy = policy
+        self.cache = cache
         self.on_call = on_call
+        self.on_fault = on_fault
 
     def complete(self, request: Any) -> Response:
         messages = to_langchain(request)
@@ -98,24 +132,50 @@ class ChatOpenAIEngine:
             params["temperature"] = request.config.temperature
         if request.config.max_tokens is not None:
             params["max_tokens"] = request.config.max_tokens
-        start = time.perf_counter()
-        reply = self.chat.invoke(messages, **params)
-        latency = time.perf_counter() - start
-        text = reply.content if isinstance(reply.content, str) else str(reply.content)
-        usage = getattr(reply, "usage_metadata", None) or {}
-        record = CallRecord(
-            prompt="\n\n".join(f"[{m.type}] {m.content}" for m in messages),
-            output=text,
-            prompt_tokens=int(usage.get("input_tokens", 0)),
-            completion_tokens=int(usage.get("output_tokens", 0)),
-            latency_s=latency,
-        )
-        _calls_of_this_thread().append(record)
-        self.on_call(record)
+        prompt = "\n\n".join(f"[{m.type}] {m.content}" for m in messages)
+        log = _item_log()
+        key = cache_key(self.model, [(m.type, str(m.content)) for m in messages], params, log.draw)
+        hit = self.cache.get(key) if self.cache is not None else None
+        if hit is not None:
+            record = CallRecord(prompt, hit.text, hit.prompt_tokens, hit.completion_tokens, 0.0, cached=True)
+            log.calls.append(record)
+            self.on_call(record)
+            return self._response(record)
+
+        def attempt() -> CallRecord:
+            start = time.perf_counter()
+            reply = self.chat.invoke(messages, **params)
+            text = reply.content if isinstance(reply.content, str) else str(reply.content)
+            usage = getattr(reply, "usage_metadata", None) or {}
+            record = CallRecord(
+                prompt,
+                text,
+                int(usage.get("input_tokens", 0)),
+                int(usage.get("output_tokens", 0)),
+                time.perf_counter() - start,
+            )
+            log.calls.append(record)
+            self.on_call(record)  # an empty completion is still a paid one
+            if not text.strip():
+                raise EmptyCompletion("the endpoint returned an empty completion")
+            return record
+
+        def fault(f: Fault, retrying: bool) -> None:
+            log.faults[f.kind] += 1
+            log.retries += retrying
+            self.on_fault(f, retrying)
+
+        record = self.policy.call(attempt, fault)
+        if self.cache is not None:
+            stored = CachedCompletion(record.output, record.prompt_tokens, record.completion_tokens)
+            self.cache.put(key, self.model, stored)
+        return self._response(record)
+
+    def _response(self, record: CallRecord) -> Response:
         return Response(
             id=None,
-            model=getattr(self.chat, "model_name", "teacher") or "teacher",
-            message=Message.assistant([TextPart(text)]),
+            model=self.model,
+            message=Message.assistant([TextPart(record.output)]),
             finish_reason="stop",
             usage=Usage(input_tokens=record.prompt_tokens, output_tokens=record.completion_tokens),
         )
@@ -128,7 +188,10 @@ class ChatOpenAIEngine:
 
 
 def build_chat_model(cfg: TeacherConfig, base_url: str, api_key: str | None) -> BaseChatModel:
-    """ChatOpenAI for an OpenAI-compatible endpoint; local servers need no real key."""
+    """ChatOpenAI for an OpenAI-compatible endpoint; local servers need no real key.
+
+    The client's own retries are off: ``Teacher`` retries with its policy, so nothing is retried twice.
+    """
     from langchain_openai import ChatOpenAI
 
     return ChatOpenAI(
@@ -138,28 +201,43 @@ def build_chat_model(cfg: TeacherConfig, base_url: str, api_key: str | None) -> 
         temperature=cfg.temperature,
         max_tokens=cfg.max_tokens,
         timeout=cfg.timeout_s,
-        max_retries=cfg.max_retries,
+        max_retries=0,
     )
 
 
-class Teacher:
-    """Runs the teacher's DSPy programs with bounded concurrency, accounting and tracing.
+def _secret_of(chat: BaseChatModel) -> str | None:
+    key = getattr(chat, "openai_api_key", None)
+    value = key.get_secret_value() if hasattr(key, "get_secret_value") else key
+    return value if isinstance(value, str) and len(value) >= 8 and value != "not-needed" else None
 
-    An answer that does not parse is asked again (``parse_retries``) and then dropped and
-    counted; a request that fails after the client's retries is recorded and dropped too.
-    Neither ever stops the run.
+
+class Teacher:
+    """Runs the teacher's DSPy programs with bounded concurrency, caching, retries, accounting and tracing.
+
+    A transient HTTP fault is retried (``max_retries``) and then the item is recorded as failed;
+    an answer that does not parse is asked again (``parse_retries``) and then dropped. Neither
+    ever stops the run. Each item attempt is one trace event carrying its calls, tokens, cache
+    hits and faults, so ``traces.jsonl`` is the run's teacher ledger (``ioa.teacher_ledger``).
     """
 
     agent = "teacher"
 
-    def __init__(self, chat: BaseChatModel, cfg: TeacherConfig, tracer: Tracer | None = None) -> None:
+    def __init__(
+        self,
+        chat: BaseChatModel,
+        cfg: TeacherConfig,
+        tracer: Tracer | None = None,
+        cache: TeacherCache | None = None,
+    ) -> None:
         self.cfg = cfg
         self.tracer = tracer or Tracer(None)
         self.stats = TeacherStats()
         self._lock = threading.Lock()
+        self._secret = _secret_of(chat)
+        policy = RetryPolicy(cfg.max_retries, cfg.retry_backoff_s, cfg.retry_max_backoff_s)
         self.lm = dspy.LM(
             model=f"openai/{cfg.model}",
-            engine=ChatOpenAIEngine(chat, self._count),
+            engine=ChatOpenAIEngine(chat, cfg.model, policy, cache, self._count, self._fault),
             cache=False,
             num_retries=0,
             temperature=cfg.temperature,
@@ -176,17 +254,26 @@ class Teacher:
 
     def _count(self, record: CallRecord) -> None:
         with self._lock:
+            if record.cached:
+                self.stats.cache_hits += 1
+                return
             self.stats.calls += 1
             self.stats.prompt_tokens += record.prompt_tokens
             self.stats.completion_tokens += record.completion_tokens
 
+    def _fault(self, fault: Fault, retrying: bool) -> None:
+        with self._lock:
+            self.stats.faults[fault.kind] += 1
+            self.stats.retries += retrying
+
     def snapshot(self) -> dict[str, int]:
-        return self.stats.as_dict()
+        with self._lock:
+            return self.stats.as_dict()
 
     def usage_since(self, before: dict[str, int]) -> dict[str, float]:
         """Counters added since ``before``, keyed for the state's ``usage`` reducer."""
         after = self.snapshot()
-        return {f"teacher_{k}": after[k] - before[k] for k in after if after[k] != before[k]}
+        return {f"teacher_{k}": after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
 
     def instructions(self, name: str) -> str:
         return self.programs[name].signature.instructions
@@ -200,9 +287,14 @@ class Teacher:
         node: str,
         temperature: float | None = None,
         max_tokens: int | None = None,
+        draw: str = "",
         on_done: Callable[[], None] | None = None,
     ) -> list[dspy.Prediction | None]:
-        """Run program ``name`` on every input, ``max_concurrency`` at a time; None marks a dropped item."""
+        """Run program ``name`` on every input, ``max_concurrency`` at a time; None marks a dropped item.
+
+        ``draw`` tells apart calls of one node in one round that may repeat inputs (e.g. teach
+        attempts), so that their sampled answers are cached as separate draws.
+        """
         program = self.programs[name]
         config: dict[str, Any] = {}
         if temperature is not None:
@@ -210,80 +302,100 @@ class Teacher:
         if max_tokens is not None:
             config["max_tokens"] = max_tokens
 
-        def one(item: dict[str, Any]) -> dspy.Prediction | None:
+        def one(indexed: tuple[int, dict[str, Any]]) -> dspy.Prediction | None:
+            index, item = indexed
             try:
-                return self._run_one(program, name, item, round=round, node=node, config=config)
+                return self._run_one(program, name, item, f"{round}/{node}/{name}/{draw}/{index}", round, node, config)
             finally:
                 if on_done:
                     on_done()
 
         with ThreadPoolExecutor(max_workers=self.cfg.max_concurrency) as pool:
-            return list(pool.map(one, inputs))
+            return list(pool.map(one, enumerate(inputs)))
 
     def _run_one(
         self,
         program: dspy.Predict,
         name: str,
         item: dict[str, Any],
-        *,
+        item_id: str,
         round: int,
         node: str,
         config: dict[str, Any],
     ) -> dspy.Prediction | None:
         for attempt in range(self.cfg.parse_retries + 1):
-            _calls_of_this_thread().clear()
-            error = ""
+            _local.log = _ItemLog(draw=f"{item_id}/{attempt}")
+            kind, error = "completion", ""
             try:
                 with dspy.context(adapter=self.adapter):
                     prediction = program(**item, config=config)
             except AdapterParseError:
-                prediction, error = None, "parse_failure"
+                prediction, kind, error = None, "parse_failure", "the answer did not parse"
                 with self._lock:
                     self.stats.parse_failures += 1
                 # A re-ask at temperature 0 would repeat the same unparseable text.
                 config = {**config, "temperature": max(config.get("temperature", 0.0), 0.7)}
-            except Exception as exc:  # the client already retried transient errors
-                prediction, error = None, f"request_failed: {type(exc).__name__}: {exc}"
+            except RequestFailed as exc:
+                prediction, kind, error = None, "request_failed", str(exc)
                 with self._lock:
                     self.stats.failed_requests += 1
-            self._trace(name, item, prediction, error, attempt, round=round, node=node)
+            except Exception as exc:  # noqa: BLE001 - one item's failure never stops the run
+                prediction, kind, error = None, "request_failed", f"{type(exc).__name__}: {exc}"
+                with self._lock:
+                    self.stats.failed_requests += 1
+            self._trace(name, item, item_id, attempt, prediction, kind, error, round=round, node=node)
             if prediction is not None:
                 return prediction
-            if error.startswith("request_failed"):
+            if kind == "request_failed":
                 break
         with self._lock:
             self.stats.dropped += 1
         return None
 
+    def _redact(self, text: str) -> str:
+        """Errors may echo what was sent; the API key never reaches a trace."""
+        return text.replace(self._secret, "[redacted]") if self._secret else text
+
     def _trace(
         self,
         name: str,
         item: dict[str, Any],
-        prediction: dspy.Prediction | None,
-        error: str,
+        item_id: str,
         attempt: int,
+        prediction: dspy.Prediction | None,
+        kind: str,
+        error: str,
         *,
         round: int,
         node: str,
     ) -> None:
-        calls = list(_calls_of_this_thread())
-        tokens = sum(c.prompt_tokens + c.completion_tokens for c in calls)
-        latency = sum(c.latency_s for c in calls)
+        log = _item_log()
+        paid = [c for c in log.calls if not c.cached]
         clip = self.tracer.clip
+        last = log.calls[-1] if log.calls else None
         self.tracer.event(
             round=round,
             node=node,
             agent=self.agent,
-            kind=error.split(":")[0] if error else "completion",
+            kind=kind,
             summary=f"{name}: {error or 'ok'}" + (f" (retry {attempt})" if attempt else ""),
-            tokens=tokens,
-            latency_s=latency,
+            tokens=sum(c.prompt_tokens + c.completion_tokens for c in paid),
+            latency_s=sum(c.latency_s for c in log.calls),
             program=name,
+            item=item_id,
+            attempt=attempt,
+            for_agent=REQUESTING_AGENT.get(node, node),
+            calls=len(paid),
+            prompt_tokens=sum(c.prompt_tokens for c in paid),
+            completion_tokens=sum(c.completion_tokens for c in paid),
+            cache_hits=len(log.calls) - len(paid),
+            faults=dict(log.faults),
+            retries=log.retries,
             inputs={k: clip(str(v)) for k, v in item.items()},
-            prompt=clip(calls[-1].prompt) if calls else "",
-            raw_output=clip(calls[-1].output) if calls else "",
+            prompt=clip(last.prompt) if last else "",
+            raw_output=clip(last.output) if last else "",
             outputs={k: clip(str(v)) for k, v in prediction.items()} if prediction is not None else None,
-            error=clip(error) if error else None,
+            error=clip(self._redact(error)) if error else None,
         )
 
 

@@ -39,7 +39,8 @@ def test_single_field_unlabelled_text_fills_it(tmp_path):
 
 
 def test_unparseable_answer_is_retried_then_dropped_and_counted(tmp_path):
-    teacher = make_teacher(["", ""], tmp_path, parse_retries=1)
+    # One unlabelled line cannot fill two fields (steps and answer).
+    teacher = make_teacher(["I cannot help with that.", "Sorry."], tmp_path, parse_retries=1)
     out = teacher.run("worked_solution", [{"skill": "add", "exercise": "What is 1 + 1?"}], round=1, node="teach")
     assert out == [None]
     assert teacher.stats.parse_failures == 2 and teacher.stats.dropped == 1 and teacher.stats.calls == 2

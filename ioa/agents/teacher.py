@@ -50,6 +50,7 @@ def teach_focus(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
             round=round_,
             node="teach",
             temperature=cfg.teacher.temperature,
+            draw=f"attempt{attempt}",  # the attempts' sampled answers are distinct cache entries
             on_done=advance,
         )
     rows = [

@@ -11,6 +11,8 @@ from ioa.graph.context import Services
 from ioa.rundir import write_json
 from ioa.state import IOAState
 from ioa.student_train.export import export_run_student
+from ioa.teacher_ledger import teacher_summary
+from ioa.traces import read_traces
 
 
 def summarize(state: IOAState, svc: Services, status: str) -> dict[str, Any]:
@@ -36,15 +38,7 @@ def summarize(state: IOAState, svc: Services, status: str) -> dict[str, Any]:
         "rounds": state.round,
         "modules": modules,
         "stuck": state.stuck,
-        "teacher": {
-            "calls": int(usage.get("teacher_calls", 0)),
-            "prompt_tokens": int(usage.get("teacher_prompt_tokens", 0)),
-            "completion_tokens": int(usage.get("teacher_completion_tokens", 0)),
-            "cache_hits": int(usage.get("teacher_cache_hits", 0)),
-            "parse_failures": int(usage.get("teacher_parse_failures", 0)),
-            "failed_requests": int(usage.get("teacher_failed_requests", 0)),
-            "dropped": int(usage.get("teacher_dropped", 0)),
-        },
+        "teacher": teacher_summary(read_traces(svc.run_dir.traces), svc.config.teacher),
         "adapter_dropped": int(usage.get("adapter_dropped", 0)),
         "student": {"params": params, "trainable_params": trainable, "checkpoint": state.student_checkpoint},
         "training": state.train_log,

@@ -18,6 +18,7 @@ from ioa.errors import RuntimeFailure
 from ioa.graph.build import build_graph
 from ioa.graph.context import Services
 from ioa.graph.finish import summarize
+from ioa.lock import run_lock
 from ioa.progress import RunProgress
 from ioa.rundir import RunDir, write_json
 from ioa.state import IOAState
@@ -42,6 +43,7 @@ def teacher_endpoint(config: Config, rd: RunDir, progress: RunProgress) -> Itera
         log_path=rd.teacher_log,
         timeout_s=config.teacher.serve_timeout_s,
         threads=config.teacher.serve_threads,
+        continuous_batching=config.teacher.serve_continuous_batching,
     ) as server:
         yield server.base_url, server.model_name
 
@@ -50,6 +52,7 @@ def _services(config: Config, rd: RunDir, base_url: str, model: str, progress: R
     from ioa.domains import get_domain
     from ioa.local_teacher import ensure_teacher_folder
     from ioa.memory import ConceptMemory
+    from ioa.teacher_cache import TeacherCache
     from ioa.teacher_client import Teacher, build_chat_model
 
     tracer = Tracer(rd.traces)
@@ -57,7 +60,9 @@ def _services(config: Config, rd: RunDir, base_url: str, model: str, progress: R
     api_key = os.environ.get(config.teacher.api_key_env) if config.teacher.api_key_env else None
     if config.teacher.api_key_env and not api_key:
         raise RuntimeFailure(f"environment variable {config.teacher.api_key_env} (teacher.api_key_env) is not set")
-    teacher = Teacher(build_chat_model(teacher_cfg, base_url, api_key), teacher_cfg, tracer)
+    cache_path = Path(config.teacher.cache_path).expanduser() if config.teacher.cache_path else rd.teacher_cache
+    cache = TeacherCache(cache_path) if config.teacher.cache else None
+    teacher = Teacher(build_chat_model(teacher_cfg, base_url, api_key), teacher_cfg, tracer, cache)
     student_endpoint = None
     if config.student.eval_base_url:
         from ioa.student_train.served import StudentEndpoint
@@ -133,7 +138,8 @@ def resume(run_dir: str | Path, *, progress: bool = True) -> dict[str, Any]:
 
 def _guarded(rd: RunDir, config: Config, *, fresh: bool, show_progress: bool) -> dict[str, Any]:
     try:
-        return _execute(rd, config, fresh, show_progress)
+        with run_lock(rd.root):
+            return _execute(rd, config, fresh, show_progress)
     except OSError as exc:
         raise RuntimeFailure(
             f"{type(exc).__name__}: {exc} (run directory {rd.root}; resume with `ioa resume {rd.root}`)"
