@@ -13,8 +13,9 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,8 @@ class ChatOpenAIEngine:
         self.cache = cache
         self.on_call = on_call
         self.on_fault = on_fault
+        self._guard = threading.Lock()
+        self._inflight: dict[str, list[Any]] = {}
 
     def complete(self, request: Any) -> Response:
         messages = to_langchain(request)
@@ -135,6 +138,27 @@ class ChatOpenAIEngine:
         prompt = "\n\n".join(f"[{m.type}] {m.content}" for m in messages)
         log = _item_log()
         key = cache_key(self.model, [(m.type, str(m.content)) for m in messages], params, log.draw)
+        with self._single_flight(key):
+            return self._complete(key, messages, params, prompt, log)
+
+    @contextmanager
+    def _single_flight(self, key: str) -> Iterator[None]:
+        """Identical requests in flight at once wait for the first, which then serves them from the cache."""
+        with self._guard:
+            entry = self._inflight.setdefault(key, [threading.Lock(), 0])
+            entry[1] += 1
+        try:
+            with entry[0]:
+                yield
+        finally:
+            with self._guard:
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del self._inflight[key]
+
+    def _complete(
+        self, key: str, messages: list[BaseMessage], params: dict[str, Any], prompt: str, log: _ItemLog
+    ) -> Response:
         hit = self.cache.get(key) if self.cache is not None else None
         if hit is not None:
             record = CallRecord(prompt, hit.text, hit.prompt_tokens, hit.completion_tokens, 0.0, cached=True)

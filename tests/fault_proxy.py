@@ -21,7 +21,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-FAULTS = ("rate_limited", "server_error_500", "server_error_503", "reset", "stall", "truncated", "invalid_json", "empty")
+FAULTS = (
+    "rate_limited",
+    "server_error_500",
+    "server_error_503",
+    "reset",
+    "stall",
+    "truncated",
+    "invalid_json",
+    "empty",
+)
 
 # The fault kind (ioa.http_retry.FAULT_KINDS) the client should record for each injected fault.
 CLIENT_KIND = {
