@@ -1,0 +1,51 @@
+"""Every teacher setting reaches the part that uses it."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from ioa import local_teacher
+from ioa.config import TeacherConfig, load_config
+from ioa.graph.runner import teacher_endpoint
+from ioa.progress import RunProgress
+from ioa.rundir import RunDir
+from ioa.teacher_client import Teacher, build_chat_model
+
+
+def test_chat_model_gets_endpoint_key_sampling_and_timeout_and_leaves_retries_to_ioa():
+    cfg = TeacherConfig(model="m", temperature=0.3, max_tokens=77, timeout_s=9.5, max_retries=5)
+    chat = build_chat_model(cfg, "http://127.0.0.1:9/v1", "sk-secret-value")
+    assert chat.model_name == "m" and chat.openai_api_base == "http://127.0.0.1:9/v1"
+    assert chat.openai_api_key.get_secret_value() == "sk-secret-value"
+    assert chat.temperature == 0.3 and chat.max_tokens == 77 and chat.request_timeout == 9.5
+    assert chat.max_retries == 0  # the Teacher's policy retries (cfg.max_retries), not the OpenAI client
+    teacher = Teacher(chat, cfg)
+    assert teacher.lm.kwargs["temperature"] == 0.3 and teacher.lm.kwargs["max_tokens"] == 77
+    assert teacher.lm.engine.policy.max_retries == 5
+    assert "sk-secret-value" not in teacher._redact("401: bad key sk-secret-value")
+
+
+def test_serve_continuous_batching_reaches_the_embedded_server(monkeypatch, tmp_path):
+    seen = {}
+
+    class Recorder:
+        def __init__(self, folder, **kwargs):
+            seen.update(kwargs)
+
+        def __enter__(self):
+            return SimpleNamespace(base_url="http://127.0.0.1:1/v1", model_name="folder")
+
+        def __exit__(self, *exc):
+            pass
+
+    monkeypatch.setattr(local_teacher, "LocalTeacherServer", Recorder)
+    monkeypatch.setattr(local_teacher, "ensure_teacher_folder", lambda progress=None: tmp_path)
+    cfg = load_config(None, ["teacher.serve_continuous_batching=true"], environ={})
+    with teacher_endpoint(cfg, RunDir(tmp_path), RunProgress(enabled=False)) as (url, model):
+        assert (url, model) == ("http://127.0.0.1:1/v1", "folder")
+    assert seen["continuous_batching"] is True and seen["log_path"] == tmp_path / "teacher_server.log"
+
+
+def test_api_key_name_not_value_goes_to_config_yaml():
+    cfg = load_config(None, ["teacher.api_key_env=MY_KEY"], environ={"MY_KEY": "sk-should-not-appear"})
+    assert "MY_KEY" in cfg.to_yaml() and "sk-should-not-appear" not in cfg.to_yaml()
