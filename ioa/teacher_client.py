@@ -359,12 +359,10 @@ class Teacher:
                     self.stats.parse_failures += 1
                 # A re-ask at temperature 0 would repeat the same unparseable text.
                 config = {**config, "temperature": max(config.get("temperature", 0.0), 0.7)}
-            except RequestFailed as exc:
-                prediction, kind, error = None, "request_failed", str(exc)
-                with self._lock:
-                    self.stats.failed_requests += 1
             except Exception as exc:  # noqa: BLE001 - one item's failure never stops the run
-                prediction, kind, error = None, "request_failed", f"{type(exc).__name__}: {exc}"
+                failure = _request_failure(exc)
+                prediction, kind = None, "request_failed"
+                error = str(failure) if failure else f"{type(exc).__name__}: {exc}"
                 with self._lock:
                     self.stats.failed_requests += 1
             self._trace(name, item, item_id, attempt, prediction, kind, error, round=round, node=node)
@@ -421,6 +419,14 @@ class Teacher:
             outputs={k: clip(str(v)) for k, v in prediction.items()} if prediction is not None else None,
             error=clip(self._redact(error)) if error else None,
         )
+
+
+def _request_failure(exc: BaseException) -> RequestFailed | None:
+    """The retry policy's verdict, which DSPy hands on wrapped in its own error."""
+    seen: BaseException | None = exc
+    while seen is not None and not isinstance(seen, RequestFailed):
+        seen = seen.__cause__ or seen.__context__
+    return seen
 
 
 def _existing(path: str) -> Path:
