@@ -25,7 +25,9 @@ pytestmark = pytest.mark.integration
 
 SECRET = f"sk-ioa-test-{uuid.uuid4().hex}"
 KEY_ENV = "IOA_TEST_TEACHER_KEY"
-TIMEOUT_S = 45  # generous: a loaded 2-core machine answers slowly, and every stall costs this long
+# Generous: on a loaded 2-core machine a timed-out request keeps the server busy after the client
+# gave up, so a short timeout snowballs into a queue of abandoned generations. Each stall costs this long.
+TIMEOUT_S = 60
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +55,8 @@ def faulty_run(tmp_path_factory):
             "teacher.retry_max_backoff_s=4",
             "teacher.max_tokens=40",
             "synthesis.answer_max_tokens=16",
+            "domain.probes_per_module=2",
+            "budget.max_rounds=1",
             "teacher.price_per_1k_prompt=0.001",
             "teacher.price_per_1k_completion=0.002",
         ]
