@@ -19,13 +19,14 @@ from pathlib import Path
 from ioa.config import TeacherConfig
 from ioa.local_teacher import LocalTeacherServer, ensure_teacher_folder
 from ioa.teacher_client import Teacher, build_chat_model
-from ioa.traces import Tracer
+from ioa.traces import Tracer, read_traces
 
 
 def measure(url: str, model: str, concurrency: int, requests: int, max_tokens: int) -> dict[str, float]:
     """Requests/s and completion tokens/s for ``requests`` distinct questions, ``concurrency`` at a time."""
     cfg = TeacherConfig(model=model, max_concurrency=concurrency, timeout_s=600, max_retries=0, cache=False)
-    teacher = Teacher(build_chat_model(cfg, url, None), cfg, Tracer(None))
+    traces = Path(tempfile.mkdtemp(prefix="ioa-bench-")) / "traces.jsonl"
+    teacher = Teacher(build_chat_model(cfg, url, None), cfg, Tracer(traces))
     questions = [{"question": f"What is {17 + i} + {26 + 3 * i}? Explain briefly."} for i in range(requests)]
     teacher.run("answer_probe", questions[:1], round=0, node="warmup", temperature=0.0, max_tokens=max_tokens)
     before = teacher.snapshot()
@@ -34,7 +35,9 @@ def measure(url: str, model: str, concurrency: int, requests: int, max_tokens: i
     seconds = time.perf_counter() - start
     after = teacher.snapshot()
     tokens = after["completion_tokens"] - before["completion_tokens"]
+    errors = [e["error"] for e in read_traces(traces) if e.get("error")]
     return {
+        "first_error": errors[0] if errors else None,
         "concurrency": concurrency,
         "requests": requests,
         "ok": sum(p is not None for p in out),
@@ -49,12 +52,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=8, help="requests per measurement")
     parser.add_argument("--concurrency", type=int, default=TeacherConfig().max_concurrency, help="the N to compare")
     parser.add_argument("--max-tokens", type=int, default=24, help="completion cap per request")
+    parser.add_argument("--batching", choices=["both", "off", "on"], default="both", help="continuous batching")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
     folder = ensure_teacher_folder()
     results = []
-    for batching in (False, True):
+    for batching in {"both": (False, True), "off": (False,), "on": (True,)}[args.batching]:
         log = Path(tempfile.mkstemp(prefix="ioa-bench-teacher-", suffix=".log")[1])
         row: dict[str, object] = {"continuous_batching": batching}
         try:
@@ -62,6 +66,8 @@ def main() -> None:
                 one = measure(server.base_url, server.model_name, 1, args.requests, args.max_tokens)
                 many = measure(server.base_url, server.model_name, args.concurrency, args.requests, args.max_tokens)
             row |= {"c1": one, "cN": many, "ratio": round(many["requests_per_s"] / one["requests_per_s"], 2)}
+            if one["ok"] < args.requests or many["ok"] < args.requests:  # failed requests are fast, not throughput
+                row["error"] = f"requests failed: {one['first_error'] or many['first_error']}"
         except Exception as exc:  # noqa: BLE001 - a mode that does not work is a result too
             row["error"] = f"{type(exc).__name__}: {exc}"
         results.append(row)
