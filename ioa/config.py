@@ -195,6 +195,57 @@ class MetricConfig(_Section):
     rouge_correct: float = Field(0.5, gt=0, le=1, description="Free text counts as correct at this ROUGE-L.")
 
 
+class AblationConfig(_Section):
+    """Switches that turn one IOA agent off, for the ablations of `ioa bench` (docs/bench.md)."""
+
+    identifier: bool = Field(
+        True, description="False: the planner never sees measured student scores (every module looks unlearnt)."
+    )
+    organizer: bool = Field(
+        True,
+        description="False: no targets, prerequisite stages, ZPD split or mastery gate; every unmastered "
+        "module is taught each round.",
+    )
+    adapter: bool = Field(
+        True,
+        description="False: the teacher's worked solutions are trained on verbatim (no verification, "
+        "capacity fit, de-duplication or scaffold).",
+    )
+
+
+class BenchConfig(_Section):
+    """`ioa bench`: the pedagogy benchmark against distillation baselines at equal teacher budget."""
+
+    strategies: list[str] = Field(
+        default_factory=lambda: [
+            "ioa",
+            "uniform",
+            "hard-first",
+            "curriculum-no-gate",
+            "ioa-no-identifier",
+            "ioa-no-organizer",
+            "ioa-no-adapter",
+        ],
+        description="Strategies to compare (see docs/bench.md).",
+    )
+    seeds: int = Field(3, ge=1, description="Seeds per strategy (student init, exercises, data order).")
+    budget: int = Field(320, ge=1, description="Teacher-synthesized training examples per strategy and seed.")
+    epochs: int = Field(12, ge=1, description="Epochs over every newly synthesized batch, for every strategy.")
+    lrs: list[float] = Field(
+        default_factory=lambda: [1e-3],
+        description="Learning-rate grid; with several, each strategy picks its "
+        "best on the diagnostic probes of a tuning seed that is not an evaluation seed.",
+    )
+    rounds: int = Field(4, ge=1, description="Synthesis rounds of the iterative baseline hard-first.")
+    eval_probes_per_module: int = Field(30, ge=1, description="Held-out evaluation probes per module.")
+    eval_points: int = Field(5, ge=1, description="Most held-out evaluations per run for the accuracy/budget plot.")
+    max_new_tokens: int = Field(24, gt=0, description="Token cap of the student's answers, in the graph and in eval.")
+    teacher: Literal["oracle", "llm"] = Field(
+        "oracle", description="'oracle' (exact, procedural worked solutions) or 'llm' (the configured teacher)."
+    )
+    workers: int = Field(2, ge=1, description="Runs in parallel, one torch thread each.")
+
+
 class Config(_Section):
     """The resolved configuration of one run; written as config.yaml into the run directory."""
 
@@ -207,6 +258,8 @@ class Config(_Section):
     adapter: AdapterConfig = Field(default_factory=AdapterConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     metric: MetricConfig = Field(default_factory=MetricConfig)
+    ablation: AblationConfig = Field(default_factory=AblationConfig)
+    bench: BenchConfig = Field(default_factory=BenchConfig)
     seed: int = Field(0, description="Global seed.")
 
     def to_yaml(self) -> str:

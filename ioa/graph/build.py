@@ -16,6 +16,7 @@ from ioa.agents.adapter import adapt_batch
 from ioa.agents.diagnostician import diagnose_student, identify_gaps
 from ioa.agents.planner import batch_ready, plan_next_step, route_after_plan
 from ioa.agents.teacher import teach_focus
+from ioa.graph.ablations import pass_through_batch, plan_without_organizer, switch, without_identifier
 from ioa.graph.context import Services
 from ioa.graph.finish import finish_run
 from ioa.state import IOAState
@@ -41,12 +42,13 @@ def timed(node: Node) -> Node:
 def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
     """The compiled graph; pass a checkpointer (SqliteSaver) to make runs durable and resumable."""
     g = StateGraph(IOAState, context_schema=Services)
-    g.add_node("identify", timed(identify_gaps))
-    g.add_node("plan", timed(plan_next_step))
+    # config.ablation switches an agent off for `ioa bench`; with the defaults every node is the agent itself.
+    g.add_node("identify", timed(without_identifier(identify_gaps)))
+    g.add_node("plan", timed(switch("organizer", plan_next_step, plan_without_organizer)))
     g.add_node("teach", timed(teach_focus))
-    g.add_node("adapt", timed(adapt_batch))
+    g.add_node("adapt", timed(switch("adapter", adapt_batch, pass_through_batch)))
     g.add_node("train", timed(train_on_batch))
-    g.add_node("diagnose", timed(diagnose_student))
+    g.add_node("diagnose", timed(without_identifier(diagnose_student)))
     g.add_node("finish", timed(finish_run))
     g.add_edge(START, "identify")
     g.add_edge("identify", "plan")

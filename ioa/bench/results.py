@@ -1,0 +1,117 @@
+"""The benchmark's outputs: results.json (one record per strategy x seed), results.md (a table), a plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from statistics import fmean, stdev
+from typing import Any
+
+from ioa.bench.strategies import BASELINES
+from ioa.rundir import atomic_write, write_json
+
+
+def summarize(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per strategy: mean and std of held-out accuracy over seeds, mastery counts, budget spent, wall time."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in dict.fromkeys(r["strategy"] for r in records):
+        rs = [r for r in records if r["strategy"] == name]
+        acc = [r["accuracy"] for r in rs]
+        reached = [v for r in rs for v in r["examples_to_mastery"].values() if v is not None]
+        out[name] = {
+            "seeds": len(rs),
+            "accuracy_mean": fmean(acc),
+            "accuracy_std": stdev(acc) if len(acc) > 1 else 0.0,
+            "synthesized_mean": fmean(r["synthesized"] for r in rs),
+            "train_passes_mean": fmean(r["train_passes"] for r in rs),
+            "modules_mastered_mean": fmean(sum(v is not None for v in r["examples_to_mastery"].values()) for r in rs),
+            "examples_to_mastery_mean": fmean(reached) if reached else None,
+            "wall_s_mean": fmean(r["wall_s"] for r in rs),
+            "lr": rs[0]["lr"],
+        }
+    return out
+
+
+def ioa_gain(summary: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """IOA's relative held-out gain over the best baseline present, averaged over seeds."""
+    baselines = {k: v["accuracy_mean"] for k, v in summary.items() if k in BASELINES}
+    if "ioa" not in summary or not baselines:
+        return None
+    best = max(baselines, key=baselines.get)
+    ref = baselines[best]
+    gain = (summary["ioa"]["accuracy_mean"] - ref) / ref if ref > 0 else None
+    return {"best_baseline": best, "best_baseline_accuracy": ref, "relative_gain": gain}
+
+
+def _table(summary: dict[str, dict[str, Any]], records: list[dict[str, Any]]) -> str:
+    modules = list(records[0]["per_module"]) if records else []
+    lines = [
+        "| strategy | held-out accuracy (mean ± std) | per seed | synthesized | training passes | lr "
+        "| modules mastered | examples to mastery (mean) | wall s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, s in summary.items():
+        per_seed = ", ".join(f"{r['accuracy']:.3f}" for r in records if r["strategy"] == name)
+        to_mastery = f"{s['examples_to_mastery_mean']:.0f}" if s["examples_to_mastery_mean"] is not None else "—"
+        lines.append(
+            f"| {name} | {s['accuracy_mean']:.3f} ± {s['accuracy_std']:.3f} | {per_seed} | "
+            f"{s['synthesized_mean']:.0f} | {s['train_passes_mean']:.0f} | {s['lr']:.0e} | "
+            f"{s['modules_mastered_mean']:.1f}/{len(modules)} | {to_mastery} | {s['wall_s_mean']:.0f} |"
+        )
+    lines += ["", "Held-out accuracy per module (mean over seeds):", ""]
+    lines.append("| strategy | " + " | ".join(m.split("/")[-1] for m in modules) + " |")
+    lines.append("|---|" + "---|" * len(modules))
+    for name in summary:
+        rs = [r for r in records if r["strategy"] == name]
+        cells = " | ".join(f"{fmean(r['per_module'][m] for r in rs):.2f}" for m in modules)
+        lines.append(f"| {name} | {cells} |")
+    return "\n".join(lines)
+
+
+def write_results(out: Path, result: dict[str, Any]) -> dict[str, Any]:
+    """Write results.json, results.md and accuracy_vs_budget.png into ``out``; return the summary."""
+    out.mkdir(parents=True, exist_ok=True)
+    records = result["records"]
+    summary = summarize(records)
+    gain = ioa_gain(summary)
+    write_json(out / "results.json", {**result, "summary": summary, "ioa_vs_best_baseline": gain})
+    settings = result["settings"]
+    head = [
+        "# ioa bench results",
+        "",
+        f"Budget {settings['budget']} teacher-synthesized examples per run, {settings['epochs']} epochs per new "
+        f"batch, {settings['seeds']} seeds, teacher: {settings['teacher']}, held-out probes: "
+        f"{settings['eval_probes_per_module']} per module; total wall time {result['wall_s']} s.",
+        "",
+    ]
+    if gain and gain["relative_gain"] is not None:
+        head += [
+            f"IOA vs the best baseline ({gain['best_baseline']}, {gain['best_baseline_accuracy']:.3f}): "
+            f"{100 * gain['relative_gain']:+.1f}% relative held-out accuracy.",
+            "",
+        ]
+    atomic_write(out / "results.md", "\n".join(head) + _table(summary, records) + "\n")
+    plot(out / "accuracy_vs_budget.png", records)
+    return {"summary": summary, "ioa_vs_best_baseline": gain}
+
+
+def plot(path: Path, records: list[dict[str, Any]]) -> None:
+    """Held-out accuracy against teacher examples synthesized: one line per run, one colour per strategy."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    colours = plt.get_cmap("tab10")
+    for i, name in enumerate(dict.fromkeys(r["strategy"] for r in records)):
+        for j, r in enumerate(x for x in records if x["strategy"] == name):
+            xs, ys = zip(*r["curve"], strict=True)
+            ax.plot(xs, ys, marker="o", color=colours(i % 10), alpha=0.8, label=name if j == 0 else None)
+    ax.set_xlabel("teacher examples synthesized")
+    ax.set_ylabel("held-out accuracy (all modules)")
+    ax.set_title("ioa bench: accuracy against budget")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

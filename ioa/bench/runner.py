@@ -1,0 +1,189 @@
+"""`ioa bench`: every strategy x seed as an independent trial, in parallel worker processes.
+
+A trial is a pure function of (config, strategy, seed, lr), so trials can run in any order and
+in any process; each worker uses one torch thread, which is fastest when runs share the cores.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from statistics import fmean
+from typing import Any
+
+from ioa.bench.oracle import OracleTeacher, TaskBook
+from ioa.bench.strategies import STRATEGIES
+from ioa.bench.trial import CappedTeacher, Trial
+from ioa.config import Config
+from ioa.errors import UsageError
+
+TUNE_SEED = 100
+"""The seed of the learning-rate search: never an evaluation seed (those are 0 .. seeds-1)."""
+DIAG_STREAM = 1000
+"""Diagnostic probes of seed s come from probe stream DIAG_STREAM + s (held-out ones from stream 0)."""
+
+
+def quick(config: Config) -> Config:
+    """The --quick setting: a very small student, budget and probe set, for tests (minutes on 2 cores)."""
+    return config.model_copy(
+        update={
+            "student": config.student.model_copy(
+                update={"hidden_size": 64, "num_layers": 2, "num_heads": 2, "intermediate_size": 128}
+            ),
+            "domain": config.domain.model_copy(update={"probes_per_module": 3}),
+            "bench": config.bench.model_copy(
+                update={"budget": 48, "epochs": 2, "eval_probes_per_module": 6, "eval_points": 2, "rounds": 2}
+            ),
+        }
+    )
+
+
+def trial_config(config: Config, seed: int, lr: float) -> Config:
+    """One trial's config: the seed drives init, exercises, data order and diagnostic probes alike."""
+    return config.model_copy(
+        update={
+            "seed": seed,
+            "student": config.student.model_copy(update={"init_seed": seed}),
+            "training": config.training.model_copy(update={"seed": seed, "lr": lr, "epochs": config.bench.epochs}),
+            "domain": config.domain.model_copy(update={"seed": DIAG_STREAM + seed}),
+        }
+    )
+
+
+def _teacher(config: Config, book: TaskBook, endpoint: tuple[str, str] | None) -> Any:
+    if endpoint is None:
+        return OracleTeacher(book)
+    import os
+
+    from ioa.teacher_client import Teacher, build_chat_model
+
+    base_url, model = endpoint
+    cfg = config.teacher.model_copy(update={"model": model})
+    api_key = os.environ.get(cfg.api_key_env) if cfg.api_key_env else None
+    return Teacher(build_chat_model(cfg, base_url, api_key), cfg)
+
+
+def run_trial(
+    config_json: dict[str, Any],
+    strategy: str,
+    seed: int,
+    lr: float,
+    tokenizer_dir: str,
+    endpoint: tuple[str, str] | None,
+) -> dict[str, Any]:
+    """One strategy on one seed: train, evaluate on the held-out probes, return its record."""
+    from ioa.domains import get_domain
+
+    started, cpu = time.perf_counter(), time.process_time()
+    config = trial_config(Config.model_validate(config_json), seed, lr)
+    # Reserve salt 0 for every seed: the held-out reserve is the same set for every trial.
+    book = TaskBook(get_domain(config.domain.name, 0))
+    teacher = CappedTeacher(_teacher(config, book, endpoint), config.bench.budget)
+    with tempfile.TemporaryDirectory(prefix=f"ioa-bench-{strategy}-") as tmp:
+        trial = Trial(config, book, teacher, Path(tokenizer_dir), Path(tmp))
+        STRATEGIES[strategy](trial)
+        diagnostic = trial.accuracy(trial.last_student, trial.diagnostic_probes()) if trial.last_student else {}
+    final = trial.curve[-1][1]
+    tau = config.rules.tau_mastery
+    return {
+        "strategy": strategy,
+        "seed": seed,
+        "lr": lr,
+        "budget": config.bench.budget,
+        "synthesized": teacher.spent,
+        "train_passes": trial.passes,
+        "accuracy": fmean(final.values()),
+        "per_module": final,
+        "diagnostic_accuracy": fmean(diagnostic.values()) if diagnostic else None,
+        "curve": [[spent, fmean(acc.values())] for spent, acc in trial.curve],
+        # Coarse: measured only at the evaluation points of the curve.
+        "examples_to_mastery": {
+            m: next((spent for spent, acc in trial.curve if acc[m] >= tau), None) for m in trial.modules
+        },
+        "wall_s": round(time.perf_counter() - started, 1),
+        # CPU seconds of this trial: on a shared machine, the honest measure of its cost.
+        "cpu_s": round(time.process_time() - cpu, 1),
+    }
+
+
+def _one_thread() -> None:
+    import torch
+    from transformers.utils import logging
+
+    torch.set_num_threads(1)
+    logging.disable_progress_bar()  # a trial saves and loads checkpoints many times; one line per trial is enough
+
+
+def _run_all(
+    jobs: list[tuple[str, int, float]],
+    config: Config,
+    tokenizer_dir: Path,
+    endpoint: tuple[str, str] | None,
+    report: Callable[[str], None],
+) -> list[dict[str, Any]]:
+    args = (config.model_dump(mode="json"), str(tokenizer_dir), endpoint)
+    records = []
+    if config.bench.workers == 1:
+        _one_thread()
+        for strategy, seed, lr in jobs:
+            records.append(run_trial(args[0], strategy, seed, lr, args[1], args[2]))
+            report(_line(records[-1]))
+        return records
+    ctx = multiprocessing.get_context("spawn")  # no forked torch state
+    with ProcessPoolExecutor(config.bench.workers, mp_context=ctx, initializer=_one_thread) as pool:
+        futures = [pool.submit(run_trial, args[0], s, seed, lr, args[1], args[2]) for s, seed, lr in jobs]
+        for future in as_completed(futures):
+            records.append(future.result())
+            report(_line(records[-1]))
+    return sorted(records, key=lambda r: (r["strategy"], r["seed"], r["lr"]))
+
+
+def _line(r: dict[str, Any]) -> str:
+    return (
+        f"{r['strategy']:<20} seed {r['seed']:<3} lr {r['lr']:.0e}: held-out {r['accuracy']:.3f}, "
+        f"{r['synthesized']} synthesized, {r['wall_s']} s"
+    )
+
+
+def _ordered(strategies: list[str]) -> list[str]:
+    # Graph runs take longest: start them first so the workers finish together.
+    return sorted(strategies, key=lambda s: not s.startswith("ioa"))
+
+
+def run_bench(
+    config: Config,
+    tokenizer_dir: Path,
+    endpoint: tuple[str, str] | None = None,
+    report: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """The learning-rate search (when the grid has several values), then every strategy x seed."""
+    bench = config.bench
+    unknown = [s for s in bench.strategies if s not in STRATEGIES]
+    if unknown:
+        raise UsageError(f"unknown strategies {unknown}; known: {', '.join(STRATEGIES)}")
+    started = time.perf_counter()
+    strategies = _ordered(list(dict.fromkeys(bench.strategies)))
+    search: list[dict[str, Any]] = []
+    best = {s: bench.lrs[0] for s in strategies}
+    if len(bench.lrs) > 1:
+        report(f"learning-rate search on seed {TUNE_SEED}: {bench.lrs}")
+        search = _run_all(
+            [(s, TUNE_SEED, lr) for s in strategies for lr in bench.lrs], config, tokenizer_dir, endpoint, report
+        )
+        for s in strategies:
+            # Picked on the diagnostic probes, never on the held-out ones the comparison reports.
+            best[s] = max((r for r in search if r["strategy"] == s), key=lambda r: r["diagnostic_accuracy"])["lr"]
+    jobs = [(s, seed, best[s]) for seed in range(bench.seeds) for s in strategies]
+    records = _run_all(jobs, config, tokenizer_dir, endpoint, report)
+    return {
+        "settings": bench.model_dump(mode="json"),
+        "student": config.student.model_dump(mode="json"),
+        "lr_search": search,
+        "chosen_lr": best,
+        "records": records,
+        "wall_s": round(time.perf_counter() - started, 1),
+    }

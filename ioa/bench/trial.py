@@ -1,0 +1,209 @@
+"""One trial: one strategy, one seed, one learning rate. The harness every strategy teaches through.
+
+It owns what must be equal across strategies: the student's initialisation, the teacher and its
+synthesis budget (``CappedTeacher``), the training recipe (epochs per new batch, replay share), the
+diagnostic probes a strategy may look at, and the held-out probes only the benchmark looks at.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import fmean
+from typing import Any
+
+from ioa.config import Config
+from ioa.domains.base import Task
+from ioa.graph.ablations import verbatim_target
+from ioa.student_train import Example, Student, generate_answers, load_student, train_student
+
+EVAL_STREAM = 0
+"""Probe stream of the held-out evaluation; diagnostic probes use ``config.domain.seed`` (never 0 in the bench)."""
+
+
+class CappedTeacher:
+    """Any teacher, with a hard cap on synthesized worked solutions; probe answers are not capped.
+
+    Every strategy synthesizes through one of these, so the equal-budget invariant is enforced
+    in one place: items past the cap come back as None (dropped) without reaching the teacher.
+    """
+
+    def __init__(self, inner: Any, budget: int) -> None:
+        self.inner = inner
+        self.budget = budget
+        self.spent = 0
+        self.by_round: dict[int, int] = {}
+        """Round -> synthesized items requested up to and including that round."""
+
+    @property
+    def stats(self) -> Any:
+        return self.inner.stats
+
+    def snapshot(self) -> dict[str, int]:
+        return self.inner.snapshot()
+
+    def usage_since(self, before: dict[str, int]) -> dict[str, float]:
+        return self.inner.usage_since(before)
+
+    def run(
+        self,
+        name: str,
+        inputs: Sequence[dict[str, Any]],
+        *,
+        round: int,
+        node: str,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        on_done: Callable[[], None] | None = None,
+    ) -> list[Any]:
+        if name != "worked_solution":
+            return self.inner.run(
+                name, inputs, round=round, node=node, temperature=temperature, max_tokens=max_tokens, on_done=on_done
+            )
+        allowed = list(inputs[: max(0, self.budget - self.spent)])
+        out = (
+            self.inner.run(
+                name, allowed, round=round, node=node, temperature=temperature, max_tokens=max_tokens, on_done=on_done
+            )
+            if allowed
+            else []
+        )
+        self.spent += len(allowed)
+        self.by_round[round] = self.spent
+        for _ in inputs[len(allowed) :]:
+            if on_done:
+                on_done()
+        return out + [None] * (len(inputs) - len(allowed))
+
+
+@dataclass
+class Trial:
+    """The shared harness of one (strategy, seed, lr) run."""
+
+    config: Config
+    """The run's config: bench.* settings plus the graph's own sections."""
+    domain: Any
+    """The domain (a ``TaskBook`` when the teacher is the oracle)."""
+    teacher: CappedTeacher
+    tokenizer_dir: Path
+    work_dir: Path
+    """Scratch space for checkpoints; deleted by the caller."""
+    curve: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+    """(synthesized so far, held-out accuracy per module) at each evaluation point."""
+    passes: int = 0
+    """Examples fed to training, over all epochs (new and replayed)."""
+    last_student: Student | None = None
+    """The student at the latest evaluation point: what the strategy produced."""
+    _pool: list[Example] = field(default_factory=list)
+    _rounds: int = 0
+
+    @property
+    def budget(self) -> int:
+        return self.config.bench.budget
+
+    @property
+    def modules(self) -> list[str]:
+        return [m.id for m in self.domain.modules]
+
+    def new_student(self) -> Student:
+        """The seed's initial student: the same weights for every strategy."""
+        return load_student(self.config.student, self.tokenizer_dir, None, self.config.training)
+
+    def exercises(self, counts: dict[tuple[str, int], int], round_: int) -> list[Task]:
+        """``counts[(module, level)]`` fresh exercises per cell, from a stream of this seed and round."""
+        base = self.config.domain.seed * 1_000_003 + round_ * 10_007
+        return [
+            t
+            for (module, level), n in sorted(counts.items())
+            if n > 0
+            for t in self.domain.exercises(module, level, n, base + level * 101 + self.modules.index(module))
+        ]
+
+    def synthesize(self, tasks: list[Task], round_: int) -> list[Example]:
+        """The teacher's worked solutions, verbatim (baselines have no adapter); dropped items are lost budget."""
+        solutions = self.teacher.run(
+            "worked_solution",
+            [{"skill": self._description(t.module), "exercise": t.question} for t in tasks],
+            round=round_,
+            node="teach",
+            temperature=self.config.teacher.temperature,
+        )
+        return [
+            Example(t.question, verbatim_target(s.steps, s.answer))
+            for t, s in zip(tasks, solutions, strict=True)
+            if s is not None
+        ]
+
+    def train(self, student: Student, new: list[Example]) -> None:
+        """``epochs`` over the new examples plus the configured replay share of earlier ones (same as the graph)."""
+        if not new:
+            return
+        cfg = self.config.training
+        self._rounds += 1
+        n_replay = round(cfg.replay_fraction * len(new) / (1 - cfg.replay_fraction))
+        rng = random.Random(cfg.seed + self._rounds)
+        replay = rng.sample(self._pool, min(n_replay, len(self._pool)))
+        data = new + replay
+        train_student(student, data, cfg, self.work_dir / f"round_{self._rounds}")
+        self.passes += cfg.epochs * len(data)
+        self._pool += new
+
+    def scores(self, student: Student, probes: list[Task]) -> list[float]:
+        """Exact-match score of the student's greedy answer to each probe."""
+        answers = generate_answers(
+            student,
+            [t.question for t in probes],
+            max_new_tokens=self.config.bench.max_new_tokens,
+            batch_size=self.config.student.eval_batch_size,
+        )
+        return [self.domain.score(t, a) for t, a in zip(probes, answers, strict=True)]
+
+    def accuracy(self, student: Student, probes: list[Task]) -> dict[str, float]:
+        """Per-module accuracy."""
+        return _mean_by(probes, self.scores(student, probes), lambda t: t.module)
+
+    def accuracy_by_cell(self, student: Student, probes: list[Task]) -> dict[tuple[str, int], float]:
+        """Per (module, level) accuracy."""
+        return _mean_by(probes, self.scores(student, probes), lambda t: (t.module, t.level))
+
+    def diagnostic_probes(self) -> list[Task]:
+        """What a strategy may measure the student on (the graph's identifier uses the same draw)."""
+        n = self.config.domain.probes_per_module
+        return [t for m in self.modules for t in self.domain.probes(m, n, self.config.domain.seed)]
+
+    def held_out_probes(self) -> list[Task]:
+        """The benchmark's evaluation probes: never synthesized from, never shown to a strategy."""
+        n = self.config.bench.eval_probes_per_module
+        return [t for m in self.modules for t in self.domain.probes(m, n, EVAL_STREAM)]
+
+    def evaluate(self, student: Student, synthesized: int | None = None) -> None:
+        """Record a point of the accuracy/budget curve."""
+        spent = self.teacher.spent if synthesized is None else synthesized
+        self.last_student = student
+        self.curve.append((spent, self.accuracy(student, self.held_out_probes())))
+
+    def _description(self, module: str) -> str:
+        return next(m.description for m in self.domain.modules if m.id == module)
+
+
+def _mean_by(probes: list[Task], scores: list[float], key: Callable[[Task], Any]) -> dict[Any, float]:
+    groups: dict[Any, list[float]] = {}
+    for t, s in zip(probes, scores, strict=True):
+        groups.setdefault(key(t), []).append(s)
+    return {k: fmean(v) for k, v in groups.items()}
+
+
+def spread(total: int, keys: list[Any], weights: list[float] | None = None) -> dict[Any, int]:
+    """``total`` split over ``keys`` in proportion to ``weights`` (even by default), largest remainders first."""
+    weights = weights or [1.0] * len(keys)
+    mass = sum(weights)
+    if mass <= 0:
+        weights, mass = [1.0] * len(keys), float(len(keys))
+    exact = [total * w / mass for w in weights]
+    counts = [int(x) for x in exact]
+    order = sorted(range(len(keys)), key=lambda i: (counts[i] - exact[i], i))
+    for i in order[: total - sum(counts)]:
+        counts[i] += 1
+    return dict(zip(keys, counts, strict=True))

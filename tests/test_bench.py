@@ -1,0 +1,136 @@
+"""`ioa bench`: the oracle teacher, the equal-budget harness, the ablation switches and a --quick run end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ioa import rules
+from ioa.bench.oracle import OracleTeacher, TaskBook, expression_steps, worked_steps
+from ioa.bench.strategies import STRATEGIES
+from ioa.bench.trial import CappedTeacher, spread
+from ioa.config import Config, load_config
+from ioa.domains import get_domain
+from ioa.graph.ablations import verbatim_target
+
+
+@pytest.fixture(scope="module")
+def domain():
+    return get_domain("arithmetic", 0)
+
+
+def test_oracle_solutions_are_verified_by_the_domain_checker(domain):
+    for spec in domain.modules:
+        for level in range(spec.levels):
+            for task in domain.exercises(spec.id, level, 15, seed=3):
+                steps = worked_steps(task)
+                assert steps.strip()
+                # The last step reaches the reference answer, and so does the whole solution as a student target.
+                assert domain.score(task, steps.splitlines()[-1]) == 1.0, (task.question, steps)
+                assert domain.score(task, verbatim_target(steps, task.answer)) == 1.0
+
+
+def test_expression_steps_follow_the_order_of_operations():
+    assert expression_steps("7 + 4 - 6") == ["7 + 4 = 11", "11 - 6 = 5"]
+    assert expression_steps("-3 - 5 * -6") == ["5 * -6 = -30", "-3 - -30 = 27"]
+    assert expression_steps("( 1 + 9 )") == ["1 + 9 = 10"]
+
+
+def test_oracle_has_the_teacher_interface_and_answers_from_the_book(domain):
+    book = TaskBook(domain)
+    probes = book.probes("arithmetic/addition", 3, seed=1)
+    teacher = OracleTeacher(book)
+    before = teacher.snapshot()
+    done = []
+    out = teacher.run(
+        "answer_probe",
+        [{"question": t.question} for t in probes],
+        round=0,
+        node="identify",
+        on_done=lambda: done.append(1),
+    )
+    assert [p.answer for p in out] == [t.answer for t in probes]
+    assert len(done) == 3 and teacher.usage_since(before) == {"teacher_calls": 3}
+
+
+def test_capped_teacher_never_synthesizes_past_the_budget(domain):
+    book = TaskBook(domain)
+    tasks = book.exercises("arithmetic/addition", 0, 7, seed=2)
+    capped = CappedTeacher(OracleTeacher(book), budget=5)
+    items = [{"skill": "add", "exercise": t.question} for t in tasks]
+    first = capped.run("worked_solution", items[:4], round=1, node="teach")
+    second = capped.run("worked_solution", items[4:], round=2, node="teach")
+    assert all(p is not None for p in first) and [p is not None for p in second] == [True, False, False]
+    assert capped.spent == 5 and capped.by_round == {1: 4, 2: 5}
+    assert capped.stats.calls == 5
+    # Probe answers are measurement, not synthesis: never capped.
+    assert capped.run("answer_probe", [{"question": tasks[0].question}] * 3, round=3, node="diagnose")[2] is not None
+
+
+def test_spread_is_exact_and_proportional():
+    assert sum(spread(320, list(range(24))).values()) == 320
+    assert spread(10, ["a", "b"], [3.0, 1.0]) == {"a": 8, "b": 2}  # 7.5 / 2.5: ties go to the first key
+    assert spread(5, ["a", "b"], [0.0, 0.0]) == {"a": 3, "b": 2}
+
+
+def test_default_domain_has_real_prerequisite_structure(domain):
+    specs = {m.id: m for m in domain.modules}
+    assert len(specs) >= 8
+    assert set(specs["arithmetic/mixed_operations"].prerequisites) >= {
+        "arithmetic/chain_sum",
+        "arithmetic/multiplication",
+    }
+    edges = [(p, m) for m in specs for p in specs[m].prerequisites]
+    stages = rules.layer_stages(list(specs), edges)
+    assert len(stages) >= 3 and stages[0] == ["arithmetic/addition"]
+
+
+def test_ablation_switches_default_on_and_strategies_are_registered():
+    assert Config().ablation.model_dump() == {"identifier": True, "organizer": True, "adapter": True}
+    assert load_config(None, ["ablation.adapter=false"], environ={}).ablation.adapter is False
+    assert set(Config().bench.strategies) == set(STRATEGIES)
+    assert Config().bench.seeds >= 3
+
+
+def test_bench_refuses_unknown_strategies(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "ioa", "bench", "--strategies", "ioa,nonsense", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2 and "nonsense" in out.stderr
+
+
+def test_quick_bench_writes_results_at_equal_budget(tmp_path):
+    out_dir: Path = tmp_path / "bench"
+    done = subprocess.run(
+        [sys.executable, "-m", "ioa", "bench", "--quick", "--seeds", "2", "--out", str(out_dir)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    data = json.loads((out_dir / "results.json").read_text())
+    records = data["records"]
+    strategies = set(Config().bench.strategies)
+    assert {(r["strategy"], r["seed"]) for r in records} == {(s, seed) for s in strategies for seed in (0, 1)}
+    budget = data["settings"]["budget"]
+    for r in records:
+        # The equal-budget invariant: every strategy may synthesize the budget, and none ever exceeds it.
+        assert 0 < r["synthesized"] <= budget
+        assert 0.0 <= r["accuracy"] <= 1.0 and set(r["per_module"]) == {
+            m.id for m in get_domain("arithmetic", 0).modules
+        }
+        assert r["curve"] and r["curve"][-1][0] == r["synthesized"] and r["train_passes"] > 0
+    # The baselines spend exactly the budget by construction.
+    assert {r["synthesized"] for r in records if r["strategy"] in ("uniform", "hard-first", "curriculum-no-gate")} == {
+        budget
+    }
+    table = (out_dir / "results.md").read_text()
+    assert all(f"| {s} |" in table for s in strategies)
+    assert (out_dir / "accuracy_vs_budget.png").read_bytes()[:4] == b"\x89PNG"
