@@ -146,13 +146,14 @@ def bench(
 
       ioa bench --strategies ioa,uniform --budget 160 --lrs 5e-4,1e-3,2e-3
     """
+    from ioa.bench.options import QUICK, with_options
     from ioa.config import load_config
 
-    cfg = load_config(config, set_ or [])  # before the heavy imports, so a bad config fails fast
+    # --quick is a list of overrides that an explicit --set still beats.
+    cfg = load_config(config, [*(QUICK if quick else []), *(set_ or [])])
+    cfg = with_options(cfg, strategies=strategies, seeds=seeds, budget=budget, teacher=teacher, lrs=lrs)
     from ioa.bench.command import bench as run_bench
-    from ioa.bench.command import with_options
 
-    cfg = with_options(cfg, quick=quick, strategies=strategies, seeds=seeds, budget=budget, teacher=teacher, lrs=lrs)
     result = run_bench(cfg, out, report=lambda line: typer.echo(line, err=True))
     gain = result["ioa_vs_best_baseline"]
     for name, s in result["summary"].items():

@@ -213,10 +213,16 @@ class AblationConfig(_Section):
     )
 
 
+Strategy = Literal[
+    "ioa", "uniform", "hard-first", "curriculum-no-gate", "ioa-no-identifier", "ioa-no-organizer", "ioa-no-adapter"
+]
+"""The strategies `ioa bench` knows (ioa/bench/strategies.py implements each)."""
+
+
 class BenchConfig(_Section):
     """`ioa bench`: the pedagogy benchmark against distillation baselines at equal teacher budget."""
 
-    strategies: list[str] = Field(
+    strategies: list[Strategy] = Field(
         default_factory=lambda: [
             "ioa",
             "uniform",

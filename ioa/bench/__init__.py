@@ -1,6 +1,5 @@
-"""`ioa bench`: the pedagogy benchmark, IOA against distillation baselines at equal teacher budget."""
+"""`ioa bench`: the pedagogy benchmark, IOA against distillation baselines at equal teacher budget.
 
-from ioa.bench.results import write_results
-from ioa.bench.runner import quick, run_bench
-
-__all__ = ["quick", "run_bench", "write_results"]
+``command.bench`` runs it; ``runner`` schedules the trials, ``trial`` is the equal-budget harness,
+``strategies`` the strategies, ``oracle`` the oracle teacher and ``results`` the outputs.
+"""

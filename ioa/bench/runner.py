@@ -19,27 +19,11 @@ from ioa.bench.oracle import OracleTeacher, TaskBook
 from ioa.bench.strategies import STRATEGIES
 from ioa.bench.trial import CappedTeacher, Trial
 from ioa.config import Config
-from ioa.errors import UsageError
 
 TUNE_SEED = 100
 """The seed of the learning-rate search: never an evaluation seed (those are 0 .. seeds-1)."""
 DIAG_STREAM = 1000
 """Diagnostic probes of seed s come from probe stream DIAG_STREAM + s (held-out ones from stream 0)."""
-
-
-def quick(config: Config) -> Config:
-    """The --quick setting: a very small student, budget and probe set, for tests (minutes on 2 cores)."""
-    return config.model_copy(
-        update={
-            "student": config.student.model_copy(
-                update={"hidden_size": 64, "num_layers": 2, "num_heads": 2, "intermediate_size": 128}
-            ),
-            "domain": config.domain.model_copy(update={"probes_per_module": 3}),
-            "bench": config.bench.model_copy(
-                update={"budget": 48, "epochs": 2, "eval_probes_per_module": 6, "eval_points": 2, "rounds": 2}
-            ),
-        }
-    )
 
 
 def trial_config(config: Config, seed: int, lr: float) -> Config:
@@ -162,9 +146,6 @@ def run_bench(
 ) -> dict[str, Any]:
     """The learning-rate search (when the grid has several values), then every strategy x seed."""
     bench = config.bench
-    unknown = [s for s in bench.strategies if s not in STRATEGIES]
-    if unknown:
-        raise UsageError(f"unknown strategies {unknown}; known: {', '.join(STRATEGIES)}")
     started = time.perf_counter()
     strategies = _ordered(list(dict.fromkeys(bench.strategies)))
     search: list[dict[str, Any]] = []
