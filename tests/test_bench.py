@@ -103,7 +103,7 @@ def test_bench_refuses_unknown_strategies(tmp_path):
         text=True,
         timeout=120,
     )
-    assert out.returncode == 2 and "nonsense" in out.stderr
+    assert out.returncode == 2 and "strategies.1" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_quick_bench_writes_results_at_equal_budget(tmp_path):
