@@ -250,6 +250,12 @@ class BenchConfig(_Section):
         "oracle", description="'oracle' (exact, procedural worked solutions) or 'llm' (the configured teacher)."
     )
     workers: int = Field(2, ge=1, description="Runs in parallel, one torch thread each.")
+    practice: bool = Field(
+        False,
+        description="Keep the adapter's checker-answered practice (adapter.practice_per_example) and give every "
+        "baseline the same practice per worked example; off, no strategy gets practice, so all train on the same "
+        "number of examples.",
+    )
 
 
 class Config(_Section):

@@ -96,6 +96,17 @@ def test_ablation_switches_default_on_and_strategies_are_registered():
     assert Config().bench.seeds >= 3
 
 
+def test_trials_hold_practice_off_unless_every_strategy_gets_it():
+    from ioa.bench.runner import trial_config
+
+    config = Config()
+    trial = trial_config(config, 1, 5e-4)
+    assert trial.adapter.practice_per_example == 0
+    assert (trial.student.init_seed, trial.training.lr, trial.training.epochs) == (1, 5e-4, config.bench.epochs)
+    on = config.model_copy(update={"bench": config.bench.model_copy(update={"practice": True})})
+    assert trial_config(on, 1, 5e-4).adapter.practice_per_example == config.adapter.practice_per_example
+
+
 def test_bench_refuses_unknown_strategies(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "ioa", "bench", "--strategies", "ioa,nonsense", "--out", str(tmp_path)],

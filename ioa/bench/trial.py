@@ -130,10 +130,27 @@ class Trial:
             node="teach",
             temperature=self.config.teacher.temperature,
         )
-        return [
-            Example(t.question, verbatim_target(s.steps, s.answer))
+        worked = [
+            (t, Example(t.question, verbatim_target(s.steps, s.answer)))
             for t, s in zip(tasks, solutions, strict=True)
             if s is not None
+        ]
+        return [e for _, e in worked] + self._practice([t for t, _ in worked], round_)
+
+    def _practice(self, worked: list[Task], round_: int) -> list[Example]:
+        """With bench.practice: the same checker-answered practice per worked example as the graph's adapter."""
+        per = self.config.adapter.practice_per_example
+        if not per:
+            return []
+        counts: dict[tuple[str, int], int] = {}
+        for t in worked:
+            counts[(t.module, t.level)] = counts.get((t.module, t.level), 0) + per
+        seen = {t.question for t in worked}
+        # A separate stream (round + 5000) so practice never repeats the round's worked exercises.
+        return [
+            Example(t.question, f"Answer: {t.answer}")
+            for t in self.exercises(counts, round_ + 5000)
+            if t.question not in seen
         ]
 
     def train(self, student: Student, new: list[Example]) -> None:
