@@ -89,7 +89,7 @@ def write_results(out: Path, result: dict[str, Any]) -> dict[str, Any]:
             f"{100 * gain['relative_gain']:+.1f}% relative held-out accuracy.",
             "",
         ]
-    atomic_write(out / "results.md", "\n".join(head) + _table(summary, records) + "\n")
+    atomic_write(out / "results.md", "\n".join(head).rstrip() + "\n\n" + _table(summary, records) + "\n")
     plot(out / "accuracy_vs_budget.png", records)
     return {"summary": summary, "ioa_vs_best_baseline": gain}
 
