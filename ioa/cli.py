@@ -71,6 +71,9 @@ def resume(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Continue a stopped or killed run from its last LangGraph checkpoint (same config, same teacher)."""
+    from ioa.rundir import RunDir
+
+    RunDir.open(run_dir)  # a missing or foreign directory fails here, before the slow imports
     from ioa.graph.runner import resume as resume_graph
 
     summary = resume_graph(run_dir, progress=not quiet)
