@@ -166,6 +166,49 @@ def bench(
     typer.echo(f"-> {out}/results.md")
 
 
+@app.command("optimize-prompts")
+def optimize_prompts(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where the optimized program is saved (DSPy JSON state).")],
+    program: Annotated[
+        str, typer.Option("--program", "-p", help="Teacher program: worked_solution or answer_probe.")
+    ] = "worked_solution",
+    optimizer: Annotated[str, typer.Option(help="DSPy optimizer: bootstrap, mipro or gepa.")] = "bootstrap",
+    budget: Annotated[
+        int | None,
+        typer.Option(help="bootstrap: training examples tried; mipro: trials; gepa: metric calls (optimize.budget)."),
+    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file (see README).")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override one config key, e.g. --set optimize.dev_size=8 (repeatable)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Compile one teacher program with a DSPy optimizer against the real teacher; print the metric before and after.
+
+    The metric is the domain checker's verdict on the teacher's answer, weighted by how close the student's success
+    on the exercise's level lies to the ZPD target (optimize.zpd_target), on held-out exercises (never probes).
+
+    [bold]Examples[/]
+
+      ioa optimize-prompts --program worked_solution --optimizer bootstrap --budget 8 --out worked.json
+
+      ioa run --set teacher.programs.worked_solution=worked.json
+
+      ioa optimize-prompts --optimizer gepa --budget 40 --out worked.json \\
+          --set optimize.reflection_base_url=http://localhost:8000/v1 \\
+          --set optimize.reflection_model=Qwen2.5-7B-Instruct
+    """
+    from ioa.config import load_config
+
+    cfg = load_config(config, set_ or [])
+    from ioa.optimize import format_result
+    from ioa.optimize import optimize_prompts as optimize
+
+    result = optimize(cfg, program, optimizer, out, budget, progress=not quiet)
+    typer.echo(format_result(result))
+
+
 @teacher_app.command("serve")
 def teacher_serve(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8000,

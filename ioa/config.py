@@ -258,6 +258,47 @@ class BenchConfig(_Section):
     )
 
 
+class OptimizeConfig(_Section):
+    """`ioa optimize-prompts`: the data split, the metric and the models that propose new prompts."""
+
+    budget: int = Field(
+        8,
+        gt=0,
+        description="Default --budget: training examples BootstrapFewShot tries, MIPROv2 trials, or GEPA metric calls.",
+    )
+    train_size: int = Field(16, gt=0, description="Exercises the optimizer may learn from.")
+    dev_size: int = Field(12, gt=0, description="Held-out exercises scored before and after optimizing.")
+    split_seed: int = Field(0, description="Seed of the exercise draw and of the train/dev split.")
+    zpd_target: float = Field(
+        0.5,
+        gt=0,
+        lt=1,
+        description="ZPD target: the student's success on an exercise's module and level that counts as ideal "
+        "difficulty (about half right: hard enough to learn from, easy enough to follow).",
+    )
+    verify_weight: float = Field(
+        0.7,
+        ge=0,
+        le=1,
+        description="Share of the metric earned by a verified answer alone; the rest rewards verified solutions "
+        "of exercises at the ZPD target. 1.0 skips measuring the student.",
+    )
+    student_exercises: int = Field(
+        6, gt=0, description="Exercises per module and level on which the student's success is measured."
+    )
+    student_checkpoint: str | None = Field(
+        None, description="Student whose success calibrates difficulty (a run's student/round_N); empty: initial."
+    )
+    reflection_base_url: str | None = Field(
+        None, description="Endpoint of the model that proposes instructions (GEPA reflection, MIPROv2); empty: teacher."
+    )
+    reflection_model: str | None = Field(None, description="Model name at reflection_base_url.")
+    reflection_api_key_env: str | None = Field(
+        None, description="Environment variable holding the reflection endpoint's API key."
+    )
+    reflection_max_tokens: int = Field(512, gt=0, description="Completion token cap for a proposed instruction.")
+
+
 class Config(_Section):
     """The resolved configuration of one run; written as config.yaml into the run directory."""
 
@@ -272,6 +313,7 @@ class Config(_Section):
     metric: MetricConfig = Field(default_factory=MetricConfig)
     ablation: AblationConfig = Field(default_factory=AblationConfig)
     bench: BenchConfig = Field(default_factory=BenchConfig)
+    optimize: OptimizeConfig = Field(default_factory=OptimizeConfig)
     seed: int = Field(0, description="Global seed.")
 
     def to_yaml(self) -> str:
