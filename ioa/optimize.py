@@ -327,15 +327,15 @@ def optimize_prompts(
         teacher = _teacher(chat, cfg, tracer)
         before = _evaluate(teacher, cfg, program, domain, dev_tasks, metric, node="optimize_before")
         trainset = to_examples(train_tasks, domain, program)
-        reflection_calls: list[Any] = []
-        compiled = _compile(teacher, chat, cfg, program, optimizer, trainset, metric, budget, reflection_calls)
-        compiled.lm = None  # the endpoint belongs to the config, not to the saved program
+        reflection = _reflector(chat, cfg)
+        compiled = _compile(teacher, reflection, cfg, program, optimizer, trainset, metric, budget)
         compiled.save(str(out))
         # Score the saved file through the same swap-in a run uses: teacher.programs.NAME=out.
         swapped = _teacher(chat, cfg, tracer, {program: str(out)})
         after = _evaluate(swapped, cfg, program, domain, dev_tasks, metric, node="optimize_after")
-        calls = teacher.stats.calls + swapped.stats.calls + len(reflection_calls)
-    base = _teacher_program(program)
+        calls = teacher.stats.calls + swapped.stats.calls + reflection.stats.calls
+    from ioa.signatures import PROGRAMS
+
     result = OptimizeResult(
         program=program,
         optimizer=optimizer,
@@ -346,19 +346,13 @@ def optimize_prompts(
         dev_calibration=_mean_calibration(dev_tasks, success, cfg.optimize.zpd_target),
         demos=len(compiled.demos),
         instructions=compiled.signature.instructions,
-        instructions_changed=compiled.signature.instructions != base.signature.instructions,
+        instructions_changed=compiled.signature.instructions != PROGRAMS[program].instructions,
         teacher_calls=calls,
         elapsed_s=round(time.perf_counter() - start, 1),
         work_dir=str(work),
     )
     write_json(work / "result.json", asdict(result))
     return result
-
-
-def _teacher_program(name: str) -> dspy.Predict:
-    from ioa.teacher_client import load_program
-
-    return load_program(name)
 
 
 def _teacher(chat: BaseChatModel, cfg: Config, tracer: Tracer, programs: dict[str, str] | None = None) -> Any:
@@ -370,40 +364,39 @@ def _teacher(chat: BaseChatModel, cfg: Config, tracer: Tracer, programs: dict[st
 
 def _compile(
     teacher: Any,
-    chat: BaseChatModel,
+    reflection: Any,
     cfg: Config,
     program: str,
     optimizer: str,
     trainset: list[dspy.Example],
     metric: TeachingMetric,
     budget: int,
-    reflection_calls: list[Any],
 ) -> dspy.Predict:
-    from ioa.teacher_client import load_program
-
-    # Start from the configured program, so a second optimization refines the first.
-    student = load_program(program, cfg.teacher.programs.get(program), **PROGRAM_TASKS[program].settings(cfg))
-    reflection = _reflection_lm(chat, cfg, lambda record: reflection_calls.append(record))
+    # Start from the teacher's program (the configured file, if any), so a second optimization refines the first;
+    # without its LM, so the endpoint stays in the config and out of the saved file.
+    current = teacher.programs[program]
+    student = dspy.Predict(current.signature, **PROGRAM_TASKS[program].settings(cfg))
+    student.demos = list(current.demos)
     try:
         with dspy.context(lm=teacher.lm, adapter=teacher.adapter):
-            return compile_program(student, optimizer, trainset, metric, budget, reflection, cfg.optimize.split_seed)
+            return compile_program(student, optimizer, trainset, metric, budget, reflection.lm, cfg.optimize.split_seed)
     except (UsageError, RuntimeFailure):
         raise
     except Exception as exc:  # an optimizer failing (e.g. too many teacher errors) is a runtime failure
         raise RuntimeFailure(f"{optimizer} optimization failed: {type(exc).__name__}: {exc}") from exc
 
 
-def _reflection_lm(chat: BaseChatModel, cfg: Config, on_call: Callable[[Any], None]) -> dspy.LM:
-    """The model that proposes instructions: the configured reflection endpoint, else the teacher with room to write."""
-    from ioa.teacher_client import build_chat_model, dspy_lm
+def _reflector(chat: BaseChatModel, cfg: Config) -> Any:
+    """The model that proposes instructions, as a Teacher (for its LM and its call count): the configured
+    reflection endpoint, else the teacher itself with room to write and some randomness."""
+    from ioa.teacher_client import Teacher, build_chat_model
 
     opt = cfg.optimize
-    rcfg = cfg.teacher.model_copy(update={"max_tokens": opt.reflection_max_tokens, "temperature": 1.0})
+    rcfg = cfg.teacher.model_copy(update={"max_tokens": opt.reflection_max_tokens, "temperature": 1.0, "programs": {}})
     if opt.reflection_base_url:
         rcfg = rcfg.model_copy(update={"model": opt.reflection_model or cfg.teacher.model})
         chat = build_chat_model(rcfg, opt.reflection_base_url, _api_key(opt.reflection_api_key_env))
-    # The token cap and temperature travel with each request (dspy_lm), so the teacher's chat model serves as is.
-    return dspy_lm(chat, rcfg, on_call)
+    return Teacher(chat, rcfg)
 
 
 def _api_key(env: str | None) -> str | None:

@@ -268,6 +268,8 @@ class Teacher:
             max_tokens=cfg.max_tokens,
         )
         self.adapter = PlainAdapter()
+        if unknown := sorted(set(cfg.programs) - set(PROGRAMS)):
+            raise UsageError(f"teacher.programs: unknown program {unknown[0]!r}; known: {', '.join(PROGRAMS)}")
         self.programs: dict[str, dspy.Predict] = {}
         for name, signature in PROGRAMS.items():
             program = dspy.Predict(signature)
