@@ -37,6 +37,7 @@ from ioa.config import Config, OptimizeConfig
 from ioa.domains import Domain, ModuleSpec, Task, get_domain
 from ioa.errors import RuntimeFailure, UsageError
 from ioa.rundir import RunDir, write_json
+from ioa.signatures import PROGRAMS
 from ioa.traces import Tracer
 
 OPTIMIZERS = ("bootstrap", "mipro", "gepa")
@@ -334,8 +335,6 @@ def optimize_prompts(
         swapped = _teacher(chat, cfg, tracer, {program: str(out)})
         after = _evaluate(swapped, cfg, program, domain, dev_tasks, metric, node="optimize_after")
         calls = teacher.stats.calls + swapped.stats.calls + reflection.stats.calls
-    from ioa.signatures import PROGRAMS
-
     result = OptimizeResult(
         program=program,
         optimizer=optimizer,
