@@ -301,3 +301,16 @@ def test_format_result_reports_both_scores():
     )
     text = format_result(r)
     assert "before: verified 3/12 (0.25), metric 0.200" in text and "after:  verified 6/12 (0.50)" in text
+
+
+def test_optimizing_again_starts_from_the_configured_program(tmp_path):
+    first = dspy.Predict(WriteWorkedSolution)
+    first.signature = first.signature.with_instructions(NEW_INSTRUCTION)
+    start = tmp_path / "first.json"
+    first.save(str(start))
+    cfg = load_config(None, [*SMALL, f"teacher.programs.worked_solution={start}"], environ={})
+    out = tmp_path / "second.json"
+    result = optimize_prompts(cfg, "worked_solution", "bootstrap", out, budget=4, chat=solver_for(cfg), answer=clueless)
+    assert result.instructions == NEW_INSTRUCTION and result.instructions_changed
+    # The fake solves everything under this instruction, before and after.
+    assert result.before.verified == result.after.verified == 4
