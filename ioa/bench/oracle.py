@@ -149,9 +149,10 @@ class OracleTeacher:
         node: str,
         temperature: float | None = None,
         max_tokens: int | None = None,
+        draw: str = "",
         on_done: Callable[[], None] | None = None,
     ) -> list[dspy.Prediction | None]:
-        """Answer every input at once; one call per item, like the HTTP teacher."""
+        """Answer every input at once; one call per item, like the HTTP teacher (sampling options do not apply)."""
         out = []
         for item in inputs:
             task = self.book.lookup(item.get("question") or item["exercise"])

@@ -54,19 +54,15 @@ class CappedTeacher:
         *,
         round: int,
         node: str,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
         on_done: Callable[[], None] | None = None,
+        **options: Any,
     ) -> list[Any]:
+        """Like ``Teacher.run``; worked solutions past the budget come back as None (not paid)."""
         if name != "worked_solution":
-            return self.inner.run(
-                name, inputs, round=round, node=node, temperature=temperature, max_tokens=max_tokens, on_done=on_done
-            )
+            return self.inner.run(name, inputs, round=round, node=node, on_done=on_done, **options)
         allowed = list(inputs[: max(0, self.budget - self.spent)])
         out = (
-            self.inner.run(
-                name, allowed, round=round, node=node, temperature=temperature, max_tokens=max_tokens, on_done=on_done
-            )
+            self.inner.run(name, allowed, round=round, node=node, on_done=on_done, **options)
             if allowed
             else []
         )
