@@ -12,12 +12,11 @@ scored by the same metric on the same probes, so P_T and P_S compare like with l
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal, get_args
-
-from rouge_score import rouge_scorer
 
 from ioa.config import SandboxConfig
 from ioa.domains.base import extract_answer
@@ -29,15 +28,21 @@ if TYPE_CHECKING:
 Kind = Literal["math", "text", "code", "choice"]
 KINDS: tuple[str, ...] = get_args(Kind)
 
-_ROUGE = rouge_scorer.RougeScorer(["rougeL"])
 _FENCE = re.compile(r"```[ \t]*(?:python|py)?[ \t]*\n(.*?)(?:```|\Z)", re.S | re.I)
+
+
+@functools.cache
+def _rouge():  # rouge-score imports nltk (seconds): only when a text task is scored
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rougeL"])
 
 
 def rouge_l(reference: str, answer: str) -> float:
     """ROUGE-L F1 of ``answer`` against ``reference`` (0.0 for an empty answer)."""
     if not answer.strip():
         return 0.0
-    return _ROUGE.score(reference, answer)["rougeL"].fmeasure
+    return _rouge().score(reference, answer)["rougeL"].fmeasure
 
 
 def text_correct(reference: str, answer: str, threshold: float) -> float:

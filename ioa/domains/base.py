@@ -94,8 +94,9 @@ def extract_answer(text: str, kind: AnswerKind, choices: Iterable[str] | None = 
 
 
 def _candidates(text: str, kind: AnswerKind, choices: Iterable[str] | None) -> list[str]:
-    if kind == "text":
-        return [line.strip().strip("*").strip() for line in text.splitlines() if line.strip().strip("*").strip()]
+    if kind == "text":  # "answer is: **tpa**" -> "tpa"
+        lines = (line.strip().lstrip(":").strip().strip("*").strip() for line in text.splitlines())
+        return [line for line in lines if line]
     if kind == "number":
         return [n.replace(",", "") for n in _NUMBER.findall(text)]
     words = _WORD.findall(text)

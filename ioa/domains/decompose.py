@@ -201,7 +201,9 @@ def decompose(
         }
         for idx in by_category.values()
     ]
-    replies = teacher.run("propose_modules", requests, round=0, node="identify", temperature=0.0, max_tokens=256)
+    # About 40 tokens a module line: a cap in proportion keeps a rambling small teacher short.
+    cap = min(400, 40 * max(r["count"] for r in requests) + 40)
+    replies = teacher.run("propose_modules", requests, round=0, node="identify", temperature=0.0, max_tokens=cap)
     proposed = [
         m
         for cat, reply in zip(categories, replies, strict=True)
@@ -218,7 +220,8 @@ def decompose(
         same = m.id in modules or (near is not None and near[1] >= cfg.merge_similarity)
         if same:
             into = m.id if m.id in modules else near[0]  # type: ignore[index]
-            alias[m.id] = into
+            if into != m.id:
+                alias[m.id] = into
             modules[into].prerequisites += [p for p in m.prerequisites if p not in modules[into].prerequisites]
             merges.append({"module": m.id, "into": into, "similarity": 1.0 if m.id == into else round(near[1], 3)})
             continue
@@ -251,8 +254,10 @@ def decompose(
 
     # 6. prerequisites through merges and folds, made acyclic
     def resolve(mid: str) -> str:
-        while mid in alias:
+        seen = {mid}
+        while mid in alias and alias[mid] not in seen:  # merges and folds only point at kept modules
             mid = alias[mid]
+            seen.add(mid)
         return mid
 
     order = list(modules)
