@@ -58,6 +58,7 @@ def test_parse_module_lines_is_lenient() -> None:
     assert found[2].difficulty == "intermediate" and found[2].prerequisites == ["sums/adding_small_numbers"]
     assert found[3].difficulty_source == "default"
     assert parse_module_lines("", "sums") == []
+    assert parse_module_lines("A: 18 / 100 = 18/100", "sums") == []  # a real 135M reply
 
 
 def test_parse_choice() -> None:

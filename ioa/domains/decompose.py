@@ -108,7 +108,7 @@ def parse_module_lines(text: str, category: str) -> list[SeedModule]:
                 continue
             parts = [match.group(1), "", match.group(2)]
         name = slug(parts[0].split("/")[-1])
-        if not name or name in _ECHO or len(name.split("_")) > 6:
+        if len(name) < 3 or name in _ECHO or len(name.split("_")) > 6:  # "A: 18/100" is not a module
             continue
         rest = " ".join(parts[1:]).lower()
         difficulty = next((d for d in DIFFICULTIES if d in rest), None)
