@@ -112,7 +112,7 @@ def test_split_is_fixed_by_the_seed(tmp_path, embed) -> None:
 
 def test_small_modules_are_folded(tmp_path, embed) -> None:
     proposal = "adding | introductory | add numbers | none\nfractions | advanced | add fractions | adding"
-    replies = [proposal, "", "1", "1", "1", "1", "1", "2"]  # fractions gets a single seed
+    replies = [proposal, "no modules here", "1", "1", "1", "1", "1", "2"]  # fractions gets a single seed
     d = decompose(SEEDS, teacher(replies, tmp_path), CFG, embed)
     assert [f["module"] for f in d.sources["folded"]] == ["sums/fractions"]
     assert "sums/fractions" not in d.assignment and d.assignment.count("sums/adding") == 6
