@@ -57,8 +57,10 @@ def run(
     Config precedence: --config file, then IOA_SECTION__KEY environment variables, then --set.
     """
     from ioa.config import load_config
+    from ioa.domains import resolve_domain
 
     cfg = load_config(config, set_ or [])  # before the heavy imports, so a bad config fails fast
+    cfg = resolve_domain(cfg)  # likewise a bad seed file or gym list
     from ioa.graph.runner import run as run_graph
 
     summary = run_graph(cfg, run_dir, progress=not quiet)

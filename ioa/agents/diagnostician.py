@@ -25,6 +25,8 @@ from ioa.student_train.generate import generate_answers
 
 AGENT = "diagnostician"
 PROBES = "data/probes.jsonl"
+PROBE_PROGRAMS = {"text": "respond", "code": "write_code"}
+"""Teacher program by seed-task kind; every other probe (numbers, labels, math) uses answer_probe."""
 
 
 def _load_probes(svc: Services) -> list[Task]:
@@ -102,11 +104,69 @@ def _record(svc: Services, round_: int, p_teacher: dict[str, float], p_student: 
     return {"mastered": n_mastered, "unmastered": len(rows) - n_mastered}
 
 
+def _find_modules(svc: Services) -> None:
+    """A seed domain's modules come from the teacher's decomposition of the seeds (saved for resumes)."""
+    from ioa.domains.decompose import decompose
+    from ioa.domains.seed_domain import DECOMPOSITION, SeedDomain
+    from ioa.memory import BundledMiniLM
+
+    domain = svc.domain
+    if not isinstance(domain, SeedDomain) or domain.modules:
+        return
+    started = time.perf_counter()
+    svc.progress.node("identify", 0, f"teacher decomposes {len(domain.seeds)} seeds into knowledge modules")
+    found = decompose(domain.seeds, svc.teacher, svc.config.domain, BundledMiniLM())
+    domain.adopt(found)
+    domain.save(svc.run_dir.resolve(DECOMPOSITION))
+    src = found.sources
+    svc.tracer.event(
+        round=0,
+        node="identify",
+        agent=AGENT,
+        kind="decomposition",
+        summary=f"{len(found.modules)} modules ({len(src['modules_from_teacher'])} from the teacher, "
+        f"{len(src['modules_from_fallback'])} fallback); seeds assigned by {src['assigned_by']}; "
+        f"{len(src['merged'])} merged, {len(src['folded'])} folded, {len(src['removed_cycle_edges'])} cycle edges "
+        f"removed; {len(found.probes)} probes / {len(domain.seeds) - len(found.probes)} synthesis seeds",
+        latency_s=time.perf_counter() - started,
+        modules=[asdict(m) for m in found.modules],
+        file=DECOMPOSITION,
+        **{k: v for k, v in src.items() if k != "assignment_sources"},
+    )
+
+
+def _teacher_answers(svc: Services, probes: list[Task]) -> list[str]:
+    """The teacher's answers to the probes, each with the program that fits its task kind (seed files)."""
+    cfg = svc.config
+    answers = [""] * len(probes)
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, t in enumerate(probes):
+        groups[PROBE_PROGRAMS.get(t.entry.get("kind", ""), "answer_probe")].append(i)
+    with svc.progress.step("teacher answers probes", len(probes)) as advance:
+        for program, idx in groups.items():
+            # Short answers get a short cap; code and free text need room.
+            cap = cfg.synthesis.answer_max_tokens if program == "answer_probe" else cfg.teacher.max_tokens
+            predictions = svc.teacher.run(
+                program,
+                [{"question": probes[i].question} for i in idx],
+                round=0,
+                node="identify",
+                temperature=cfg.synthesis.answer_temperature,
+                max_tokens=cap,
+                on_done=advance,
+            )
+            for i, p in zip(idx, predictions, strict=True):
+                answers[i] = p.answer if p is not None else ""
+    return answers
+
+
 def identify_gaps(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
     """Knowledge Identifier: fix the probes, measure P_T(k) and P_S(k), record the prior prerequisite DAG."""
     svc = runtime.context
     cfg = svc.config
     started = time.perf_counter()
+    before = svc.teacher.snapshot()  # before the decomposition, so its teacher calls are counted too
+    _find_modules(svc)
     probes = [
         t
         for spec in svc.domain.modules
@@ -115,18 +175,7 @@ def identify_gaps(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]
     write_jsonl(svc.run_dir.resolve(PROBES), [asdict(t) for t in probes])
     svc.progress.node("identify", 0, f"{len(svc.domain.modules)} modules, {len(probes)} probes")
 
-    before = svc.teacher.snapshot()
-    with svc.progress.step("teacher answers probes", len(probes)) as advance:
-        predictions = svc.teacher.run(
-            "answer_probe",
-            [{"question": t.question} for t in probes],
-            round=0,
-            node="identify",
-            temperature=cfg.synthesis.answer_temperature,
-            max_tokens=cfg.synthesis.answer_max_tokens,
-            on_done=advance,
-        )
-    teacher_answers = [p.answer if p is not None else "" for p in predictions]
+    teacher_answers = _teacher_answers(svc, probes)
     p_teacher, teacher_levels = _accuracy(svc, probes, teacher_answers)
     write_jsonl(
         svc.run_dir.resolve("data/probes_teacher.jsonl"),

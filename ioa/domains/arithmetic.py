@@ -210,14 +210,17 @@ def level_config(recipe: Recipe, level: int) -> dict[str, Any]:
 
 
 class ArithmeticDomain:
-    """Arithmetic and number sense (see the module docstring)."""
+    """Arithmetic and number sense (see the module docstring).
+
+    Any other tuple of recipes makes another reasoning-gym domain (``ioa.domains.gym``).
+    """
 
     name = "arithmetic"
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, recipes: tuple[Recipe, ...] = RECIPES) -> None:
         self.seed = seed
-        self.modules: list[ModuleSpec] = [r.spec for r in RECIPES]
-        self._recipes = {r.spec.id: r for r in RECIPES}
+        self.modules: list[ModuleSpec] = [r.spec for r in recipes]
+        self._recipes = {r.spec.id: r for r in recipes}
         self._checkers: dict[str, Any] = {}
 
     # --- the Domain protocol ----------------------------------------------------------
@@ -243,7 +246,7 @@ class ArithmeticDomain:
         recipe = self._recipe(task.module)
         if not answer:  # no answer at all (e.g. a teacher call that failed)
             return 0.0
-        choices = WEEKDAYS if recipe.kind == "word" else None
+        choices = WEEKDAYS if recipe.kind == "word" and recipe.dataset == "calendar_arithmetic" else None
         reward = self._checker(recipe).score_answer(extract_answer(answer, recipe.kind, choices), task.entry)
         # Exact or nothing: the default score_answer gives partial credit when the reference
         # is a substring ("2" in "12"), calendar_arithmetic 0.1 for any wrong weekday.
@@ -258,7 +261,7 @@ class ArithmeticDomain:
 
     def _recipe(self, module_id: str) -> Recipe:
         if module_id not in self._recipes:
-            raise UsageError(f"unknown module {module_id!r} in domain arithmetic; known: {', '.join(self._recipes)}")
+            raise UsageError(f"unknown module {module_id!r} in domain {self.name}; known: {', '.join(self._recipes)}")
         return self._recipes[module_id]
 
     def _checker(self, recipe: Recipe) -> Any:

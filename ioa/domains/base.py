@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-AnswerKind = Literal["number", "word"]
+AnswerKind = Literal["number", "word", "text"]
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,9 @@ def extract_answer(text: str, kind: AnswerKind, choices: Iterable[str] | None = 
     After an "answer is" / "answer:" marker, the first candidate following the last
     marker; otherwise the last candidate in the text. Candidates for ``number`` are
     numbers (commas dropped); for ``word``, the ``choices`` mentioned (returned in the
-    choice's own spelling), or any word when no choices are given. Text without a
-    candidate comes back stripped, so that the checker scores it as wrong.
+    choice's own spelling), or any word when no choices are given; for ``text``, whole
+    non-empty lines. Text without a candidate comes back stripped, so that the checker
+    scores it as wrong.
     """
     markers = list(_MARKER.finditer(text))
     if markers:
@@ -93,6 +94,9 @@ def extract_answer(text: str, kind: AnswerKind, choices: Iterable[str] | None = 
 
 
 def _candidates(text: str, kind: AnswerKind, choices: Iterable[str] | None) -> list[str]:
+    if kind == "text":  # "answer is: **tpa**" -> "tpa"
+        lines = (line.strip().lstrip(":").strip().strip("*").strip() for line in text.splitlines())
+        return [line for line in lines if line]
     if kind == "number":
         return [n.replace(",", "") for n in _NUMBER.findall(text)]
     words = _WORD.findall(text)

@@ -49,7 +49,7 @@ def teacher_endpoint(config: Config, rd: RunDir, progress: RunProgress) -> Itera
 
 
 def _services(config: Config, rd: RunDir, base_url: str, model: str, progress: RunProgress) -> Services:
-    from ioa.domains import get_domain
+    from ioa.domains import build_domain
     from ioa.local_teacher import ensure_teacher_folder
     from ioa.memory import ConceptMemory
     from ioa.teacher_cache import TeacherCache
@@ -74,7 +74,7 @@ def _services(config: Config, rd: RunDir, base_url: str, model: str, progress: R
     return Services(
         config=config,
         run_dir=rd,
-        domain=get_domain(config.domain.name, config.domain.seed),
+        domain=build_domain(config, rd, teacher),
         teacher=teacher,
         memory=ConceptMemory.open(rd.chroma),
         tracer=tracer,
@@ -123,7 +123,10 @@ def json_summary(rd: RunDir) -> dict[str, Any]:
 
 def run(config: Config | None = None, run_dir: str | Path | None = None, *, progress: bool = True) -> dict[str, Any]:
     """Run IOA end to end in a new run directory and return summary.json as a dict."""
-    config = config or load_config()
+    from ioa.domains import resolve_domain
+
+    # A bad seed file or gym list fails here, before the run directory is touched.
+    config = resolve_domain(config or load_config())
     root = Path(run_dir) if run_dir else Path("runs") / _timestamp()
     rd = RunDir.create(root, config.to_yaml())
     return _guarded(rd, config, fresh=True, show_progress=progress)

@@ -31,6 +31,18 @@ def _settings() -> Settings:
     return Settings(anonymized_telemetry=False)
 
 
+def ephemeral_client() -> ClientAPI:
+    """An in-memory Chroma client with a fresh database of its own.
+
+    Every EphemeralClient in a process shares one in-memory system, so isolation comes from
+    a new database per client.
+    """
+    settings = _settings()
+    database = f"ioa-{uuid.uuid4().hex}"
+    chromadb.AdminClient(settings).create_database(database)
+    return chromadb.EphemeralClient(settings=settings, database=database)
+
+
 class ConceptMemory:
     """Mastered and unmastered knowledge modules in Chroma, one document per module."""
 
@@ -58,16 +70,8 @@ class ConceptMemory:
 
     @classmethod
     def ephemeral(cls, embedding_function: EmbeddingFunction[Documents] | None = None) -> ConceptMemory:
-        """An in-memory store of its own, for tests.
-
-        Every EphemeralClient in a process shares one in-memory system, so each store gets a
-        fresh database in it instead.
-        """
-        settings = _settings()
-        database = f"ioa-{uuid.uuid4().hex}"
-        chromadb.AdminClient(settings).create_database(database)
-        client = chromadb.EphemeralClient(settings=settings, database=database)
-        return cls(client, embedding_function or BundledMiniLM())
+        """An in-memory store of its own, for tests."""
+        return cls(ephemeral_client(), embedding_function or BundledMiniLM())
 
     def record(self, module_id: str, text: str, mastered: bool, metadata: Metadata) -> None:
         """Put a module in ``mastered`` or ``unmastered``, and take it out of the other."""
