@@ -16,6 +16,7 @@ from ioa.traces import read_traces
 
 pytestmark = pytest.mark.integration
 
+
 @pytest.fixture(scope="module")
 def finished_run(small_run) -> tuple[Path, dict]:
     return small_run  # one real run per session (tests/conftest.py), shared with the report and fork tests
