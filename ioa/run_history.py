@@ -162,17 +162,16 @@ def _round_of(name: str) -> int | None:
 
 
 def _needed(name: str, state: IOAState) -> bool:
-    """Whether the fork needs this data file or student folder, as of ``state``.
+    """Whether the fork needs this data file as of ``state``.
 
-    Rounds up to ``state.round`` are done. Of the round in progress, only the teach attempts the
-    state has counted are kept (the fork redoes the rest), and the student it may just have trained.
+    Files of finished rounds and files the state names (the batch, the replay pool) are needed. Of the
+    round in progress, so are the teach files the state has counted: the adapter reads the last one.
     """
     k = _round_of(name)
-    if k is None or k <= state.round:
+    if k is None or k <= state.round or name in {Path(f).name for f in state.batch + state.trained_files}:
         return True
-    if k == state.round + 1 and name.endswith(".jsonl"):
-        return int(name.rsplit("_", 1)[1].removesuffix(".jsonl")) < state.teach_attempts
-    return False
+    attempt = name.removesuffix(".jsonl").rsplit("_", 1)[-1]
+    return k == state.round + 1 and "_teach_" in name and attempt.isdigit() and int(attempt) < state.teach_attempts
 
 
 def _copy_files(src: RunDir, dst: RunDir, state: IOAState) -> None:

@@ -10,11 +10,12 @@ import yaml
 
 from ioa import fork, history, resume
 from ioa.errors import UsageError
+from ioa.run_history import _needed
+from ioa.state import IOAState
 from ioa.traces import read_traces
 
-pytestmark = pytest.mark.integration
 
-
+@pytest.mark.integration
 def test_history_is_the_langgraph_checkpoint_chain(small_run):
     run_dir, summary = small_run
     checkpoints = history(run_dir)
@@ -23,10 +24,12 @@ def test_history_is_the_langgraph_checkpoint_chain(small_run):
     assert oldest.source == "input" and oldest.parent_id is None
     for child, parent in zip(checkpoints, checkpoints[1:], strict=False):
         assert child.parent_id == parent.checkpoint_id and child.step == parent.step + 1
-        assert child.ran == parent.next
-    assert [c.ran for c in checkpoints if c.ran == ("train",)], "a training step is in the history"
+    assert newest.ran == ("finish",) and oldest.ran == ()
+    ran = [c.ran[0] for c in reversed(checkpoints) if c.ran]
+    assert ran[:4] == ["__start__", "identify", "plan", "teach"] and ran.count("train") == summary["rounds"]
 
 
+@pytest.mark.integration
 def test_fork_with_another_config_diverges_from_the_original(small_run, tmp_path):
     run_dir, summary = small_run
     assert summary["rounds"] == 2  # the original went on to a second round after its first diagnosis
@@ -36,9 +39,10 @@ def test_fork_with_another_config_diverges_from_the_original(small_run, tmp_path
 
     fork_dir = fork(run_dir, point.checkpoint_id, tmp_path / "fork", {"budget.max_rounds": 1})
     config = yaml.safe_load((fork_dir / "config.yaml").read_text())
-    assert config["budget"]["max_rounds"] == 1 and config["rules"] == yaml.safe_load(
-        (run_dir / "config.yaml").read_text()
-    )["rules"]
+    assert (
+        config["budget"]["max_rounds"] == 1
+        and config["rules"] == yaml.safe_load((run_dir / "config.yaml").read_text())["rules"]
+    )
     assert json.loads((fork_dir / "fork.json").read_text())["checkpoint_id"] == point.checkpoint_id
     before = history(fork_dir)
     assert before[0].checkpoint_id == point.checkpoint_id and before[0].state == point.state
@@ -61,6 +65,7 @@ def test_fork_with_another_config_diverges_from_the_original(small_run, tmp_path
     assert (fork_dir / "report.html").exists()
 
 
+@pytest.mark.integration
 def test_fork_refuses_unknown_and_final_checkpoints(small_run, tmp_path):
     run_dir, _ = small_run
     with pytest.raises(UsageError, match="no checkpoint"):
@@ -70,3 +75,18 @@ def test_fork_refuses_unknown_and_final_checkpoints(small_run, tmp_path):
     with pytest.raises(UsageError, match="unknown key"):
         fork(run_dir, history(run_dir)[1].checkpoint_id, tmp_path / "c", ["rules.tau_nothing=1"])
     assert not any((tmp_path / d).exists() for d in "abc")
+
+
+def test_a_fork_copies_the_files_of_its_past_only():
+    # Round 1 is done; round 2 was taught twice and its first batch adapted, not yet trained.
+    state = IOAState(round=1, teach_attempts=2, batch=["data/round_2_adapted_0.jsonl"])
+    kept = [
+        "probes.jsonl",
+        "round_1_adapted_0.jsonl",
+        "round_1_student_answers.jsonl",
+        "round_2_teach_1.jsonl",
+        "round_2_adapted_0.jsonl",
+    ]
+    dropped = ["round_2_teach_2.jsonl", "round_2_adapted_1.jsonl", "round_2_student_answers.jsonl", "round_3_x.jsonl"]
+    assert [_needed(n, state) for n in kept] == [True] * len(kept)
+    assert [_needed(n, state) for n in dropped] == [False] * len(dropped)
