@@ -78,24 +78,35 @@ def curriculum_figure(data: ReportData) -> Figure | None:
     height = max(len(ks) for ks in by_column.values())
     fig = Figure(figsize=(3 + 2.6 * len(by_column), 1.5 + 1.0 * height), layout="constrained")
     ax = fig.add_subplot()
-    for a, b in edges:
-        ax.annotate(
-            "",
-            xy=pos[b],
-            xytext=pos[a],
-            arrowprops={"arrowstyle": "-|>", "color": "#555555", "shrinkA": 38, "shrinkB": 38, "lw": 1.2},
-        )
+    boxes = {}
     for k in modules:
         state = "stuck" if k in stuck else (last[k].state if k in last else "unknown")
         ratio = f"\n{last[k].ratio:.2f}" if k in last else ""
         stage = f"\nstage {stage_of[k] + 1}" if k in stage_of else ""
-        ax.text(
+        boxes[k] = ax.text(
             *pos[k],
             f"{k}{ratio}{stage}",
             ha="center",
             va="center",
             fontsize=8,
+            zorder=3,
             bbox={"boxstyle": "round,pad=0.4", "facecolor": STATE_COLOURS[state], "edgecolor": "#333333"},
+        )
+    for a, b in edges:
+        # Clipped at the two boxes, slightly curved so edges that share a column do not run over each other.
+        ax.annotate(
+            "",
+            xy=pos[b],
+            xytext=pos[a],
+            zorder=1,
+            arrowprops={
+                "arrowstyle": "-|>",
+                "color": "#555555",
+                "lw": 1.0,
+                "patchA": boxes[a].get_bbox_patch(),
+                "patchB": boxes[b].get_bbox_patch(),
+                "connectionstyle": "arc3,rad=0.08",
+            },
         )
     for state, colour in STATE_COLOURS.items():
         ax.scatter([], [], s=80, color=colour, label=state, marker="s")
@@ -155,7 +166,10 @@ FIGURES = {
 
 def save_figure(fig: Figure, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    FigureCanvasAgg(fig).print_png(str(path))
+    canvas = FigureCanvasAgg(fig)
+    # A first draw lays out the text boxes, so the curriculum's arrows can be clipped at their edges.
+    canvas.draw()
+    canvas.print_png(str(path))
 
 
 def write_plots(data: ReportData, out_dir: Path) -> dict[str, Path | None]:
