@@ -31,17 +31,19 @@ def test_trace_length_is_a_config_field():
 
 def test_teacher_prompt_raw_output_and_parse_failures_are_traced_and_cut(tmp_path):
     tracer = Tracer(tmp_path / "traces.jsonl", max_text=60)
-    long_answer = "answer: " + "7" * 200
-    chat = FakeListChatModel(responses=["", long_answer])  # an empty reply does not parse; the re-ask does
+    long_answer = "steps: 3 + 4 = 7\nanswer: " + "7" * 200
+    # One unlabelled line cannot fill two fields: a parse failure, then the re-ask parses.
+    chat = FakeListChatModel(responses=["Sorry.", long_answer])
     teacher = Teacher(chat, TeacherConfig(max_concurrency=1, parse_retries=1), tracer)
-    [pred] = teacher.run("answer_probe", [{"question": "What is 3 + 4?"}], round=0, node="identify")
+    item = {"skill": "add", "exercise": "What is 3 + 4?"}
+    [pred] = teacher.run("worked_solution", [item], round=1, node="teach")
     assert pred is not None
     failed, ok = read_traces(tmp_path / "traces.jsonl")
     assert failed["kind"] == "parse_failure" and failed["agent"] == "teacher"
     assert ok["kind"] == "completion" and ok["summary"].endswith("(retry 1)")
     assert ok["prompt"].startswith("[system]") and ok["prompt"].endswith("more chars]")
-    assert ok["inputs"] == {"question": "What is 3 + 4?"}
-    assert ok["raw_output"].startswith("answer: 777") and ok["raw_output"].endswith("more chars]")
+    assert ok["inputs"] == item and failed["raw_output"] == "Sorry."
+    assert ok["raw_output"].startswith("steps: 3 + 4") and ok["raw_output"].endswith("more chars]")
     assert len(ok["raw_output"]) < 100 and len(ok["prompt"]) < 100
     assert {"tokens", "latency_s", "program", "inputs", "outputs"} <= ok.keys()
 
