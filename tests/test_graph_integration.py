@@ -10,11 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import SMALL
 
 from ioa import Config
 from ioa.traces import read_traces
 
 pytestmark = pytest.mark.integration
+__all__ = ["SMALL"]  # the SMALL overrides live in conftest.py; other test modules import them from here
 
 
 @pytest.fixture(scope="module")
