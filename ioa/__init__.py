@@ -4,6 +4,11 @@ Python API (what notebooks use)::
 
     from ioa import Config, build_graph, run
     summary = run(Config(), run_dir="runs/first")
+
+    from ioa import fork, history, resume, write_report
+    checkpoints = history("runs/first")           # newest first
+    fork("runs/first", checkpoints[3].checkpoint_id, "runs/fork", {"rules.tau_mastery": 0.8})
+    resume("runs/fork")
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Config", "build_graph", "load_config", "resume", "run"]
+__all__ = ["Config", "build_graph", "fork", "history", "load_config", "resume", "run", "write_report"]
 
 _EXPORTS = {
     "Config": "ioa.config",
@@ -19,6 +24,9 @@ _EXPORTS = {
     "build_graph": "ioa.graph.build",
     "run": "ioa.graph.runner",
     "resume": "ioa.graph.runner",
+    "history": "ioa.run_history",
+    "fork": "ioa.run_history",
+    "write_report": "ioa.report",
 }
 
 

@@ -91,38 +91,40 @@ def traces(
     round_: Annotated[int | None, typer.Option("--round", help="Only this round.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON event per line instead of a table.")] = False,
 ) -> None:
-    """Print the agent trace of a run: what each agent did, with tokens and latency.
+    """Print the agent trace of a run: what each agent did and why, with tokens and latency.
 
-    [bold]Example[/]:  ioa traces runs/first --agent planner
+    Planner rows show the reason and the numbers behind each decision; teacher rows show parse
+    failures and failed requests. --json prints the full events (prompts and raw outputs included).
+
+    [bold]Examples[/]
+
+      ioa traces runs/first --agent planner
+
+      ioa traces runs/first --round 1 --json
     """
-    from rich.console import Console
-    from rich.table import Table
-
     from ioa.rundir import RunDir
-    from ioa.traces import read_traces
+    from ioa.traces import print_traces, read_traces, select_events
 
     rd = RunDir.open(run_dir)
-    events = [
-        e
-        for e in read_traces(rd.traces)
-        if (agent is None or e.get("agent") == agent) and (round_ is None or e.get("round") == round_)
-    ]
+    events = select_events(read_traces(rd.traces), agent=agent, round_=round_)
     if as_json:
         for e in events:
             print(json.dumps(e, default=str))
         return
-    table = Table("round", "node", "agent", "kind", "summary", "tokens", "s")
-    for e in events:
-        table.add_row(
-            str(e["round"]),
-            e["node"],
-            e["agent"],
-            e["kind"],
-            e["summary"],
-            str(e.get("tokens", 0)),
-            f"{e.get('latency_s', 0):.2f}",
-        )
-    Console().print(table)
+    print_traces(events)
+
+
+@app.command()
+def report(run_dir: Annotated[Path, typer.Argument(help="A run directory (finished, stopped or running).")]) -> None:
+    """Write RUN_DIR/report.html (self-contained) and RUN_DIR/plots/*.png: mastery, curriculum, teacher, loss.
+
+    `ioa run` writes the report itself when it finishes; this command redraws it, e.g. for a stopped run.
+
+    [bold]Example[/]:  ioa report runs/first
+    """
+    from ioa.report import write_report
+
+    typer.echo(str(write_report(run_dir)))
 
 
 @app.command()

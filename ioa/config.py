@@ -352,6 +352,18 @@ class OptimizeConfig(_Section):
     reflection_max_tokens: int = Field(512, gt=0, description="Completion token cap for a proposed instruction.")
 
 
+class ObservabilityConfig(_Section):
+    """What the run records about itself beyond traces.jsonl, and how much of each prompt it keeps."""
+
+    trace_max_chars: int = Field(
+        2000, ge=0, description="Teacher prompts, raw outputs and parsed fields longer than this are cut in traces."
+    )
+    mlflow: bool = Field(
+        False, description="Trace LangChain and DSPy calls to MLflow (mlflow autolog); needs `pip install mlflow`."
+    )
+    report: bool = Field(True, description="Write report.html and plots/ into the run directory when a run ends.")
+
+
 class Config(_Section):
     """The resolved configuration of one run; written as config.yaml into the run directory."""
 
@@ -368,6 +380,7 @@ class Config(_Section):
     bench: BenchConfig = Field(default_factory=BenchConfig)
     optimize: OptimizeConfig = Field(default_factory=OptimizeConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     seed: int = Field(0, description="Global seed.")
 
     def to_yaml(self) -> str:

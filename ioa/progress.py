@@ -26,6 +26,10 @@ class RunProgress:
                 TextColumn("{task.fields[note]}"),
                 console=self.console,
                 transient=True,
+                # In Jupyter, rich's stdout/stderr proxy re-enters itself when a library's tqdm bar
+                # writes to stderr (RecursionError); there the bars are display outputs anyway.
+                redirect_stdout=not self.console.is_jupyter,
+                redirect_stderr=not self.console.is_jupyter,
             )
             if enabled
             else None

@@ -45,6 +45,35 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+@dataclass
+class MasteryRow:
+    """One line of mastery.csv."""
+
+    round: int
+    module: str
+    p_teacher: float
+    p_student: float
+    ratio: float
+    state: str
+
+
+def read_mastery(path: Path) -> list[MasteryRow]:
+    if not path.exists():
+        return []
+    with path.open() as fh:
+        return [
+            MasteryRow(
+                round=int(r["round"]),
+                module=r["module"],
+                p_teacher=float(r["p_teacher"]),
+                p_student=float(r["p_student"]),
+                ratio=float(r["ratio"]),
+                state=r["state"],
+            )
+            for r in csv.DictReader(fh)
+        ]
+
+
 @dataclass(frozen=True)
 class RunDir:
     """Paths of one run; ``create`` makes a new one, ``open`` checks an existing one."""

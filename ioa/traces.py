@@ -8,6 +8,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ioa.errors import UsageError
+
 AGENTS = ("teacher", "diagnostician", "planner", "adapter", "trainer")
 
 
@@ -74,3 +80,40 @@ def read_traces(path: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
     return events
+
+
+def select_events(events: list[dict[str, Any]], *, agent: str | None, round_: int | None) -> list[dict[str, Any]]:
+    """The events of one agent and/or one round; an unknown agent name is a usage error, not an empty list."""
+    if agent is not None and agent not in AGENTS:
+        raise UsageError(f"unknown agent {agent!r}; agents: {', '.join(AGENTS)}")
+    return [e for e in events if agent in (None, e.get("agent")) and round_ in (None, e.get("round"))]
+
+
+def _detail(e: dict[str, Any]) -> str:
+    """The why of an event, shown under its summary: a decision's reason, a failure's error."""
+    if e.get("reason") and e["reason"] not in e["summary"]:
+        return e["reason"]
+    if e.get("error"):
+        return e["error"]
+    return ""
+
+
+def print_traces(events: list[dict[str, Any]], console: Console | None = None) -> None:
+    """A readable table of ``events``, one row per event."""
+    table = Table("round", "node", "agent", "kind", "summary", "tokens", "s", title=f"{len(events)} events")
+    for e in events:
+        detail = _detail(e)
+        text = Text(e["summary"])
+        if detail:
+            text.append("\n" + detail, style="dim")
+        kind_style = "red" if e["kind"] in ("parse_failure", "request_failed") else ""
+        table.add_row(
+            str(e["round"]),
+            e["node"],
+            e["agent"],
+            Text(e["kind"], style=kind_style),
+            text,
+            str(e.get("tokens", 0)),
+            f"{e.get('latency_s', 0):.2f}",
+        )
+    (console or Console()).print(table)

@@ -21,4 +21,12 @@ if [ -n "$extra" ] && ! command -v bwrap >/dev/null 2>&1; then
         echo "note: install bubblewrap (apt-get install bubblewrap) for the strongest code sandbox"
     fi
 fi
+# The report test opens report.html in headless Chromium (Debian's package; needs root, as in CI).
+if [ -n "$extra" ] && [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "note: /usr/bin/chromium is missing; as root: apt-get update && apt-get install -y chromium" >&2
+    fi
+fi
 echo "installed: $(.venv/bin/ioa --help >/dev/null && echo ioa ready in .venv)"

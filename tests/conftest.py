@@ -1,4 +1,5 @@
-"""Fixtures shared by test modules; the student tests' helpers live in student_helpers.py."""
+"""Fixtures shared by test modules: the student tests' models (helpers in student_helpers.py), and one real
+small run per test session, reused by every test that needs a finished run."""
 
 from __future__ import annotations
 
@@ -9,6 +10,31 @@ import pytest
 import torch
 from student_helpers import teacher_gguf, tiny_llama
 from transformers import AutoTokenizer
+
+SMALL = [
+    "student.hidden_size=64",
+    "student.num_layers=2",
+    "student.num_heads=2",
+    "student.intermediate_size=128",
+    "domain.probes_per_module=3",
+    "synthesis.examples_per_module=3",
+    "budget.max_rounds=2",
+    "budget.min_batch=1",
+    "budget.max_teach_attempts=1",
+    "training.epochs=2",
+]
+"""Overrides that make a real run (real teacher server, real training) finish in minutes on 2 CPU cores."""
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory) -> tuple[Path, dict]:
+    """A finished real run of the embedded default with SMALL overrides: (run directory, summary)."""
+    from ioa import run
+    from ioa.config import load_config
+
+    run_dir = tmp_path_factory.mktemp("runs") / "small"
+    summary = run(load_config(None, SMALL, environ={}), run_dir, progress=False)
+    return run_dir, summary
 
 
 @pytest.fixture(scope="module")

@@ -10,32 +10,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import SMALL
 
-from ioa import Config, run
-from ioa.config import load_config
+from ioa import Config
 from ioa.traces import read_traces
 
 pytestmark = pytest.mark.integration
-
-SMALL = [
-    "student.hidden_size=64",
-    "student.num_layers=2",
-    "student.num_heads=2",
-    "student.intermediate_size=128",
-    "domain.probes_per_module=3",
-    "synthesis.examples_per_module=3",
-    "budget.max_rounds=2",
-    "budget.min_batch=1",
-    "budget.max_teach_attempts=1",
-    "training.epochs=2",
-]
+__all__ = ["SMALL"]  # the SMALL overrides live in conftest.py; other test modules import them from here
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory) -> tuple[Path, dict]:
-    run_dir = tmp_path_factory.mktemp("runs") / "small"
-    summary = run(load_config(None, SMALL, environ={}), run_dir, progress=False)
-    return run_dir, summary
+def finished_run(small_run) -> tuple[Path, dict]:
+    return small_run  # one real run per session (tests/conftest.py), shared with the report and fork tests
 
 
 def test_run_directory_contract(finished_run):

@@ -80,6 +80,11 @@ def build_curriculum(
     return stages, edges
 
 
+def _ratios(state: IOAState, modules: list[str]) -> dict[str, float]:
+    """P_S/P_T of each module: the numbers the mastery gate compares with tau_mastery."""
+    return {k: round(rules.mastery_ratio(state.p_teacher[k], state.p_student[k]), 4) for k in modules}
+
+
 def _finish(svc: Services, state: IOAState, reason: str, **numbers: Any) -> dict[str, Any]:
     svc.tracer.event(
         round=state.round,
@@ -100,10 +105,16 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
     svc = runtime.context
     cfg, budget = svc.config.rules, svc.config.budget
     calls = state.usage.get("teacher_calls", 0)
+    spent = {
+        "rounds": state.round,
+        "max_rounds": budget.max_rounds,
+        "teacher_calls": int(calls),
+        "max_teacher_calls": budget.max_teacher_calls,
+    }
     if state.round >= budget.max_rounds:
-        return _finish(svc, state, f"round budget spent ({state.round}/{budget.max_rounds})")
+        return _finish(svc, state, f"round budget spent ({state.round}/{budget.max_rounds})", **spent)
     if calls >= budget.max_teacher_calls:
-        return _finish(svc, state, f"teacher budget spent ({calls}/{budget.max_teacher_calls} calls)")
+        return _finish(svc, state, f"teacher budget spent ({calls}/{budget.max_teacher_calls} calls)", **spent)
 
     stages, index, edges = state.stages, state.stage_index, state.edges
     stuck: list[str] = []
@@ -121,7 +132,10 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
             stage=stages[index],
             weak=decision.weak,
             min_ratio=decision.min_ratio,
+            ratios=_ratios(state, stages[index]),
+            tau_mastery=cfg.tau_mastery,
             remedial_rounds=state.remedial,
+            max_remedial=cfg.max_remedial,
             reason=decision.reason,
         )
         if decision.action == "remedial":
@@ -148,6 +162,19 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
         todo = [
             k for k in stages[index] if rules.mastery_ratio(state.p_teacher[k], state.p_student[k]) < cfg.tau_mastery
         ]
+        if not todo:
+            svc.tracer.event(
+                round=state.round,
+                node="plan",
+                agent=AGENT,
+                kind="decision",
+                summary=f"skip stage {index} {stages[index]}: already mastered",
+                decision="skip",
+                reason=f"every module of stage {index} is at or above the mastery gate ({cfg.tau_mastery:.2f})",
+                stage=stages[index],
+                ratios=_ratios(state, stages[index]),
+                tau_mastery=cfg.tau_mastery,
+            )
         if todo:
             svc.progress.node("plan", state.round, f"stage {index} of {len(stages)}: teach {todo}")
             svc.tracer.event(
@@ -157,8 +184,14 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
                 kind="decision",
                 summary=f"teach stage {index} {stages[index]}: unmastered {todo}",
                 decision="teach",
+                reason=f"{len(todo)} of {len(stages[index])} modules of stage {index} below the mastery gate "
+                f"(ratio < {cfg.tau_mastery:.2f})" + ("; curriculum re-planned" if rebuilt else ""),
                 stage=stages[index],
+                stage_index=index,
+                stages=len(stages),
                 focus=todo,
+                ratios=_ratios(state, stages[index]),
+                tau_mastery=cfg.tau_mastery,
             )
             return {
                 "next": "teach",
@@ -172,7 +205,9 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
                 "teach_attempts": 0,
             }
         index += 1
-    update = _finish(svc, state, "no deficient module left to teach")
+    update = _finish(
+        svc, state, "no deficient module left to teach", excluded_stuck=sorted(set(state.stuck) | set(stuck))
+    )
     return {**update, "stuck": stuck, "stages": stages, "stage_index": index, "edges": edges}
 
 
@@ -180,7 +215,17 @@ def batch_ready(state: IOAState, runtime: Runtime[Services]) -> Literal["train",
     """The planner's check after adapting: train once the ZPD batch is big enough (or teaching is capped)."""
     svc = runtime.context
     budget = svc.config.budget
-    ready = state.batch_examples >= budget.min_batch or state.teach_attempts >= budget.max_teach_attempts
+    big_enough = state.batch_examples >= budget.min_batch
+    capped = state.teach_attempts >= budget.max_teach_attempts
+    ready = big_enough or capped
+    if big_enough:
+        reason = f"{state.batch_examples} adapted examples reach the minimum batch of {budget.min_batch}"
+    elif capped:
+        reason = (
+            f"teach attempts capped at {budget.max_teach_attempts}; training on the {state.batch_examples} there are"
+        )
+    else:
+        reason = f"only {state.batch_examples} of {budget.min_batch} examples; the teacher is asked for more"
     svc.tracer.event(
         round=state.round + 1,
         node="adapt",
@@ -189,9 +234,11 @@ def batch_ready(state: IOAState, runtime: Runtime[Services]) -> Literal["train",
         summary=f"batch {'ready' if ready else 'not ready'}: {state.batch_examples} examples "
         f"(min {budget.min_batch}), teach attempt {state.teach_attempts}/{budget.max_teach_attempts}",
         decision="train" if ready else "teach",
+        reason=reason,
         batch_examples=state.batch_examples,
         min_batch=budget.min_batch,
         teach_attempts=state.teach_attempts,
+        max_teach_attempts=budget.max_teach_attempts,
     )
     return "train" if ready else "teach"
 

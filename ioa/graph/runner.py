@@ -19,6 +19,7 @@ from ioa.graph.build import build_graph
 from ioa.graph.context import Services
 from ioa.graph.finish import summarize
 from ioa.lock import run_lock
+from ioa.observability import enable_observability
 from ioa.progress import RunProgress
 from ioa.rundir import RunDir, write_json
 from ioa.state import IOAState
@@ -55,7 +56,7 @@ def _services(config: Config, rd: RunDir, base_url: str, model: str, progress: R
     from ioa.teacher_cache import TeacherCache
     from ioa.teacher_client import Teacher, build_chat_model
 
-    tracer = Tracer(rd.traces)
+    tracer = Tracer(rd.traces, config.observability.trace_max_chars)
     teacher_cfg = config.teacher.model_copy(update={"model": model})
     api_key = os.environ.get(config.teacher.api_key_env) if config.teacher.api_key_env else None
     if config.teacher.api_key_env and not api_key:
@@ -98,6 +99,8 @@ def _execute(rd: RunDir, config: Config, fresh: bool, show_progress: bool) -> di
             for _ in graph.stream(IOAState() if fresh else None, thread, context=svc, stream_mode="updates"):
                 pass
             status = "completed"
+            if config.observability.report:
+                _write_report(rd, progress)
         except KeyboardInterrupt:
             status = "stopped"
             raise
@@ -117,6 +120,18 @@ def _write_partial_summary(graph: Any, thread: dict[str, Any], svc: Services, st
         pass
 
 
+def _write_report(rd: RunDir, progress: RunProgress) -> None:
+    """report.html and plots/ of the finished run; a rendering problem is reported, never fatal to the run."""
+    from ioa.report import write_report
+
+    try:
+        path = write_report(rd.root)
+    except Exception as exc:  # noqa: BLE001 - the run itself succeeded; `ioa report` can retry and show the error
+        progress.console.print(f"[yellow]report not written ({type(exc).__name__}: {exc}); try `ioa report {rd.root}`")
+        return
+    progress.node("finish", 0, f"report: {path}")
+
+
 def json_summary(rd: RunDir) -> dict[str, Any]:
     return json.loads(rd.summary.read_text())
 
@@ -128,6 +143,7 @@ def run(config: Config | None = None, run_dir: str | Path | None = None, *, prog
     # A bad seed file or gym list fails here, before the run directory is touched.
     config = resolve_domain(config or load_config())
     root = Path(run_dir) if run_dir else Path("runs") / _timestamp()
+    enable_observability(config.observability)  # before the run directory exists, so a missing mlflow costs nothing
     rd = RunDir.create(root, config.to_yaml())
     return _guarded(rd, config, fresh=True, show_progress=progress)
 
@@ -136,6 +152,7 @@ def resume(run_dir: str | Path, *, progress: bool = True) -> dict[str, Any]:
     """Continue a stopped or killed run from its last checkpoint."""
     rd = RunDir.open(Path(run_dir))
     config = load_config(rd.config, environ={})
+    enable_observability(config.observability)
     return _guarded(rd, config, fresh=False, show_progress=progress)
 
 

@@ -57,10 +57,14 @@ def train_on_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
     data = examples + replay
     steps = default_epochs(student, cfg) * -(-len(data) // cfg.batch_size)
     svc.progress.node("train", round_, f"{len(examples)} new + {len(replay)} replay examples, {steps} steps")
+    losses: list[float] = []  # every step's loss, traced for the report's loss curves
     with svc.progress.step(f"training the student (round {round_})", steps) as advance:
-        result = train_student(
-            student, data, cfg, out, progress=lambda step, total, loss: advance(1, f"loss {loss:.3f}")
-        )
+
+        def on_step(step: int, total: int, loss: float) -> None:
+            losses.append(round(loss, 4))
+            advance(1, f"loss {loss:.3f}")
+
+        result = train_student(student, data, cfg, out, progress=on_step)
     checkpoint = svc.run_dir.relative(out)
     svc.adopt_student(student, checkpoint)
     svc.tracer.event(
@@ -76,6 +80,7 @@ def train_on_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
         tokens_trained=result.tokens,
         loss_first=result.loss_first,
         loss_last=result.loss_last,
+        losses=losses,
         replay=len(replay),
     )
     log = {
