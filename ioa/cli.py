@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -246,6 +247,8 @@ def _print_summary(summary: dict, run_dir: Path | None) -> None:
 
 def main() -> None:
     """Entry point: one clear line on errors, tracebacks only with --debug."""
+    # A dependency of reasoning-gym (cellpylib) trips SyntaxWarnings when first compiled; they are not ours to fix.
+    warnings.filterwarnings("ignore", category=SyntaxWarning)
     try:
         app(standalone_mode=False)
     except IOAError as exc:

@@ -54,9 +54,12 @@ def test_bad_assignment_syntax():
         (["run", "--set", "nonsense.key=1"], "nonsense: unknown key"),
         (["run", "--config", "does-not-exist.yaml"], "cannot read config"),
         (["resume", "no-such-run-dir"], "no run directory"),
+        (["run", "--set", "student.model=./no-such-model"], "does not exist"),
+        (["run", "--set", "student.model=./student.gguf"], "is not a GGUF file"),
     ],
 )
 def test_cli_input_errors_are_one_line_exit_2(tmp_path, args, needle):
+    (tmp_path / "student.gguf").write_bytes(b"not a gguf file")
     out = ioa(*args, cwd=tmp_path)
     assert out.returncode == 2, out.stderr
     lines = [line for line in out.stderr.splitlines() if line.strip()]

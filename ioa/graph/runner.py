@@ -139,9 +139,11 @@ def json_summary(rd: RunDir) -> dict[str, Any]:
 def run(config: Config | None = None, run_dir: str | Path | None = None, *, progress: bool = True) -> dict[str, Any]:
     """Run IOA end to end in a new run directory and return summary.json as a dict."""
     from ioa.domains import resolve_domain
+    from ioa.student_train.model import check_source
 
-    # A bad seed file or gym list fails here, before the run directory is touched.
+    # A bad seed file, gym list or student path fails here, before the run directory is touched.
     config = resolve_domain(config or load_config())
+    check_source(config.student.model)
     root = Path(run_dir) if run_dir else Path("runs") / _timestamp()
     enable_observability(config.observability)  # before the run directory exists, so a missing mlflow costs nothing
     rd = RunDir.create(root, config.to_yaml())

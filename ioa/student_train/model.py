@@ -86,11 +86,30 @@ def _source(name: str) -> tuple[str, dict[str, str]]:
     return str(Path(name).expanduser()) if name.startswith("~") else name, {}
 
 
+GGUF_MAGIC = b"GGUF"
+
+
+def check_source(name: str) -> None:
+    """Fail fast, before a run directory exists, on a local student path that is missing or a non-GGUF ``.gguf``.
+
+    Hub ids are left to ``from_pretrained``: whether one is cached is only known by trying.
+    """
+    if name == "tiny" or not (name.startswith(("/", "~", "./", "../")) or name.endswith(".gguf")):
+        return
+    path = Path(name).expanduser()
+    if not path.exists():
+        raise UsageError(f"student model {name!r} does not exist")
+    if name.endswith(".gguf"):
+        with open(path, "rb") as f:
+            if f.read(4) != GGUF_MAGIC:
+                raise UsageError(f"student model {name!r} is not a GGUF file (no GGUF magic bytes)")
+
+
 def _from_pretrained(loader: type, name: str, **kwargs: object) -> object:
     where, extra = _source(name)
     try:
         return loader.from_pretrained(where, **extra, **kwargs)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         # A hub id that is neither cached nor reachable (offline) lands here too, with the hub's own reason.
         raise UsageError(f"cannot load student {name!r}: {str(exc).splitlines()[0]}") from exc
 
