@@ -268,13 +268,12 @@ class Teacher:
             max_tokens=cfg.max_tokens,
         )
         self.adapter = PlainAdapter()
-        if unknown := sorted(set(cfg.programs) - set(PROGRAMS)):
-            raise UsageError(f"teacher.programs: unknown program {unknown[0]!r}; known: {', '.join(PROGRAMS)}")
+        files = check_programs(cfg.programs)
         self.programs: dict[str, dspy.Predict] = {}
         for name, signature in PROGRAMS.items():
             program = dspy.Predict(signature)
-            if name in cfg.programs:
-                program.load(str(_existing(cfg.programs[name])))
+            if name in files:
+                program.load(str(files[name]))
             program.set_lm(self.lm)
             self.programs[name] = program
 
@@ -429,6 +428,13 @@ def _request_failure(exc: BaseException) -> RequestFailed | None:
     while seen is not None and not isinstance(seen, RequestFailed):
         seen = seen.__cause__ or seen.__context__
     return seen
+
+
+def check_programs(programs: dict[str, str]) -> dict[str, Path]:
+    """The optimized program files of ``teacher.programs``, each a known program and a readable JSON file."""
+    if unknown := sorted(set(programs) - set(PROGRAMS)):
+        raise UsageError(f"teacher.programs: unknown program {unknown[0]!r}; known: {', '.join(PROGRAMS)}")
+    return {name: _existing(path) for name, path in programs.items()}
 
 
 def _existing(path: str) -> Path:

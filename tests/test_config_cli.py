@@ -56,6 +56,7 @@ def test_bad_assignment_syntax():
         (["resume", "no-such-run-dir"], "no run directory"),
         (["run", "--set", "student.model=./no-such-model"], "does not exist"),
         (["run", "--set", "student.model=./student.gguf"], "is not a GGUF file"),
+        (["run", "--set", "teacher.programs.worked_solution=nope.json"], "teacher program file not found"),
     ],
 )
 def test_cli_input_errors_are_one_line_exit_2(tmp_path, args, needle):

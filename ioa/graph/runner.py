@@ -140,10 +140,12 @@ def run(config: Config | None = None, run_dir: str | Path | None = None, *, prog
     """Run IOA end to end in a new run directory and return summary.json as a dict."""
     from ioa.domains import resolve_domain
     from ioa.student_train.model import check_source
+    from ioa.teacher_client import check_programs
 
-    # A bad seed file, gym list or student path fails here, before the run directory is touched.
+    # A bad seed file, gym list, student path or program file fails here, before the run directory is touched.
     config = resolve_domain(config or load_config())
     check_source(config.student.model)
+    check_programs(config.teacher.programs)
     root = Path(run_dir) if run_dir else Path("runs") / _timestamp()
     enable_observability(config.observability)  # before the run directory exists, so a missing mlflow costs nothing
     rd = RunDir.create(root, config.to_yaml())
