@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import SMALL
 
 from ioa import run
 from ioa.config import load_config
@@ -16,16 +17,8 @@ pytestmark = pytest.mark.integration
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 ONE_ROUND = [
-    "student.hidden_size=64",
-    "student.num_layers=2",
-    "student.num_heads=2",
-    "student.intermediate_size=128",
-    "domain.probes_per_module=3",
-    "synthesis.examples_per_module=3",
+    *SMALL,
     "budget.max_rounds=1",
-    "budget.min_batch=1",
-    "budget.max_teach_attempts=1",
-    "training.epochs=2",
     # Few modules and short teacher replies keep each example to a few minutes on 2 cores.
     "domain.min_modules=2",
     "domain.max_modules=4",
