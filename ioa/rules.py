@@ -252,21 +252,21 @@ class GateDecision:
 
 
 def gate(
-    stage: list[str],
-    p_teacher: dict[str, float],
-    p_student: dict[str, float],
+    ratios: dict[str, float],
     remedial_rounds: int,
     tau_mastery: float = 0.9,
     max_remedial: int = 5,
 ) -> GateDecision:
-    """Mastery gate: advance, another remedial round, or stuck after the cap."""
-    ratios = {m: mastery_ratio(p_teacher[m], p_student[m]) for m in stage}
+    """Mastery gate over a stage's modules, given each module's mastery ratio at the level the stage taught.
+
+    Advance when every ratio reaches tau_mastery; else another remedial round, or stuck after the cap.
+    """
     min_ratio = min(ratios.values(), default=1.0)
     weak = sorted(m for m, r in ratios.items() if r < tau_mastery)
     if min_ratio >= tau_mastery:
-        reason = f"All {len(stage)} modules mastered (min ratio {min_ratio:.2f} >= {tau_mastery:.2f})."
+        reason = f"All {len(ratios)} modules mastered (min ratio {min_ratio:.2f} >= {tau_mastery:.2f})."
         return GateDecision("advance", weak, min_ratio, reason)
-    below = f"{len(weak)} of {len(stage)} modules below mastery (min ratio {min_ratio:.2f} < {tau_mastery:.2f})"
+    below = f"{len(weak)} of {len(ratios)} modules below mastery (min ratio {min_ratio:.2f} < {tau_mastery:.2f})"
     if remedial_rounds < max_remedial:
         reason = f"{below}; remedial round {remedial_rounds + 1} of {max_remedial}."
         return GateDecision("remedial", weak, min_ratio, reason)
@@ -277,6 +277,17 @@ def gate(
 def next_difficulty(current_level: int, levels: int) -> int:
     """ZPD within a module: one notch above the student's level, in [0, levels-1]."""
     return max(0, min(current_level + 1, levels - 1))
+
+
+def level_ratio(p_teacher: float, p_student: float) -> float:
+    """P_S/P_T at one difficulty level, for the student's level and the stage gate.
+
+    Unlike ``mastery_ratio``, a level where both score 0 is not reached (0.0): the student
+    cannot be placed above a level it has never solved. A level only the student solves is reached (1.0).
+    """
+    if p_teacher <= 0:
+        return 1.0 if p_student > 0 else 0.0
+    return p_student / p_teacher
 
 
 def student_level(scores_by_level: dict[int, float], threshold: float) -> int:

@@ -44,6 +44,9 @@ class IOAState:
     levels: dict[str, int] = field(default_factory=dict)
     """The student's current difficulty level per module (-1 = not even the easiest)."""
 
+    level_ratios: dict[str, list[float]] = field(default_factory=dict)
+    """P_S/P_T per module per difficulty level at the latest diagnosis (``rules.level_ratio``)."""
+
     edges: list[tuple[str, str]] = field(default_factory=list)
     """Prerequisite edges in force (prerequisite, dependent), a DAG."""
 
@@ -52,6 +55,9 @@ class IOAState:
 
     stage_index: int = 0
     """Index into ``stages`` of the stage being taught."""
+
+    stage_levels: dict[str, int] = field(default_factory=dict)
+    """The difficulty level the current stage teaches each of its modules (one notch above the student's)."""
 
     remedial: int = 0
     """Remedial rounds spent on the current stage."""

@@ -217,7 +217,7 @@ def test_split_for_zpd_floor_applies_when_student_scores_zero() -> None:
 
 
 def test_gate_advances_when_all_mastered() -> None:
-    decision = rules.gate(["a", "b"], {"a": 1.0, "b": 0.5}, {"a": 0.95, "b": 0.5}, 0)
+    decision = rules.gate({"a": 0.95, "b": 1.0}, 0)
     assert decision.action == "advance"
     assert decision.weak == []
     assert decision.min_ratio == pytest.approx(0.95)
@@ -225,26 +225,28 @@ def test_gate_advances_when_all_mastered() -> None:
 
 
 def test_gate_remedial_below_cap() -> None:
-    p_teacher = {"a": 1.0, "b": 1.0, "c": 0.0}
-    p_student = {"a": 0.5, "b": 0.95, "c": 0.0}
-    decision = rules.gate(["a", "b", "c"], p_teacher, p_student, remedial_rounds=4)
+    decision = rules.gate({"a": 0.5, "b": 0.95, "c": 1.0}, remedial_rounds=4)
     assert decision.action == "remedial"
-    assert decision.weak == ["a"]  # c has P_T = 0: ratio 1.0, not weak
+    assert decision.weak == ["a"]
     assert decision.min_ratio == pytest.approx(0.5)
     assert "0.50" in decision.reason and "5" in decision.reason
 
 
 def test_gate_stuck_at_remedial_cap() -> None:
-    p_teacher = {"a": 1.0, "b": 1.0}
-    decision = rules.gate(["b", "a"], p_teacher, {"a": 0.3, "b": 0.6}, remedial_rounds=5)
+    decision = rules.gate({"b": 0.6, "a": 0.3}, remedial_rounds=5)
     assert decision.action == "stuck"
     assert decision.weak == ["a", "b"]
     assert decision.min_ratio == pytest.approx(0.3)
     assert "stuck" in decision.reason
 
 
+def test_gate_on_an_empty_stage_advances() -> None:
+    decision = rules.gate({}, remedial_rounds=0)
+    assert (decision.action, decision.min_ratio) == ("advance", 1.0)
+
+
 def test_gate_decision_is_frozen() -> None:
-    decision = rules.gate(["a"], {"a": 1.0}, {"a": 1.0}, 0)
+    decision = rules.gate({"a": 1.0}, 0)
     with pytest.raises(dataclasses.FrozenInstanceError):
         decision.action = "stuck"  # type: ignore[misc]
 
@@ -266,3 +268,12 @@ def test_student_level_requires_every_lower_level() -> None:
     assert rules.student_level({0: 0.6, 1: 0.9}, 0.7) == -1
     assert rules.student_level({}, 0.7) == -1
     assert rules.student_level({0: 0.7, 2: 0.9}, 0.7) == 0  # level 1 never probed
+
+
+def test_level_ratio_needs_a_solved_level_when_the_teacher_scores_zero() -> None:
+    assert rules.level_ratio(0.5, 0.25) == pytest.approx(0.5)
+    assert rules.level_ratio(0.0, 0.0) == 0.0  # neither solved it: the student has not reached it
+    assert rules.level_ratio(0.0, 0.25) == 1.0  # the student beats a teacher that scored 0
+    # With level_ratio a level where nobody scores no longer places the student above it.
+    ratios = {lv: rules.level_ratio(t, s) for lv, (t, s) in enumerate([(0.0, 0.0), (0.0, 0.0), (0.25, 0.0)])}
+    assert rules.student_level(ratios, 0.9) == -1

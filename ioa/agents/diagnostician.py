@@ -63,16 +63,19 @@ def _student_answers(svc: Services, state: IOAState, probes: list[Task], round_:
         )
 
 
-def _levels(
+def _placement(
     svc: Services, teacher_levels: dict[str, dict[int, float]], student_levels: dict[str, dict[int, float]]
-) -> dict[str, int]:
-    """The student's level per module: the highest level where it reaches the mastery ratio."""
+) -> dict[str, Any]:
+    """The state's ``level_ratios`` (P_S/P_T per level) and ``levels`` (highest level reached at the gate ratio)."""
     tau = svc.config.rules.tau_mastery
-    out = {}
+    ratios, levels = {}, {}
     for module, per in student_levels.items():
-        ratios = {lv: rules.mastery_ratio(teacher_levels.get(module, {}).get(lv, 0.0), s) for lv, s in per.items()}
-        out[module] = rules.student_level(ratios, tau)
-    return out
+        teacher = teacher_levels.get(module, {})
+        by_level = {lv: rules.level_ratio(teacher.get(lv, 0.0), s) for lv, s in per.items()}
+        # A level without probes counts as not reached, as in student_level.
+        ratios[module] = [round(by_level.get(lv, 0.0), 4) for lv in range(max(by_level) + 1)]
+        levels[module] = rules.student_level(by_level, tau)
+    return {"level_ratios": ratios, "levels": levels}
 
 
 def _record(svc: Services, round_: int, p_teacher: dict[str, float], p_student: dict[str, float]) -> dict[str, int]:
@@ -220,7 +223,7 @@ def identify_gaps(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]
         "p_student": p_student,
         "p_student_initial": p_student,
         "history": [p_student],
-        "levels": _levels(svc, teacher_levels, student_levels),
+        **_placement(svc, teacher_levels, student_levels),
         "edges": edges,
         "usage": svc.teacher.usage_since(before),
     }
@@ -259,5 +262,5 @@ def diagnose_student(state: IOAState, runtime: Runtime[Services]) -> dict[str, A
         "round": round_,
         "p_student": p_student,
         "history": [p_student],
-        "levels": _levels(svc, teacher_levels, student_levels),
+        **_placement(svc, teacher_levels, student_levels),
     }

@@ -81,8 +81,25 @@ def build_curriculum(
 
 
 def _ratios(state: IOAState, modules: list[str]) -> dict[str, float]:
-    """P_S/P_T of each module: the numbers the mastery gate compares with tau_mastery."""
+    """P_S/P_T of each module over all its levels."""
     return {k: round(rules.mastery_ratio(state.p_teacher[k], state.p_student[k]), 4) for k in modules}
+
+
+def _stage_ratios(state: IOAState, stage: list[str]) -> dict[str, float]:
+    """What the mastery gate compares with tau_mastery: each module's P_S/P_T at the level the stage taught it.
+
+    Gating on the taught level makes a stage one small ZPD step (Bloom's unit); the module's higher
+    levels come back as later stages when re-planning still finds it deficient. A module mastered
+    over all its levels passes too.
+    """
+    overall = _ratios(state, stage)
+    out = {}
+    for k in stage:
+        level = state.stage_levels.get(k)
+        per_level = state.level_ratios.get(k, [])
+        at_level = per_level[level] if level is not None and level < len(per_level) else 0.0
+        out[k] = max(at_level, overall[k])
+    return out
 
 
 def _finish(svc: Services, state: IOAState, reason: str, **numbers: Any) -> dict[str, Any]:
@@ -119,9 +136,8 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
     stages, index, edges = state.stages, state.stage_index, state.edges
     stuck: list[str] = []
     if stages:  # a stage was just taught, trained and diagnosed: gate it
-        decision = rules.gate(
-            stages[index], state.p_teacher, state.p_student, state.remedial, cfg.tau_mastery, cfg.max_remedial
-        )
+        ratios = _stage_ratios(state, stages[index])
+        decision = rules.gate(ratios, state.remedial, cfg.tau_mastery, cfg.max_remedial)
         svc.tracer.event(
             round=state.round,
             node="plan",
@@ -132,7 +148,9 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
             stage=stages[index],
             weak=decision.weak,
             min_ratio=decision.min_ratio,
-            ratios=_ratios(state, stages[index]),
+            ratios=ratios,
+            stage_levels=state.stage_levels,
+            overall_ratios=_ratios(state, stages[index]),
             tau_mastery=cfg.tau_mastery,
             remedial_rounds=state.remedial,
             max_remedial=cfg.max_remedial,
@@ -176,13 +194,15 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
                 tau_mastery=cfg.tau_mastery,
             )
         if todo:
-            svc.progress.node("plan", state.round, f"stage {index} of {len(stages)}: teach {todo}")
+            specs = {m.id: m for m in svc.domain.modules}
+            levels = {k: rules.next_difficulty(state.levels.get(k, -1), specs[k].levels) for k in todo}
+            svc.progress.node("plan", state.round, f"stage {index} of {len(stages)}: teach {levels} (module: level)")
             svc.tracer.event(
                 round=state.round,
                 node="plan",
                 agent=AGENT,
                 kind="decision",
-                summary=f"teach stage {index} {stages[index]}: unmastered {todo}",
+                summary=f"teach stage {index} {stages[index]}: unmastered {todo} at levels {levels}",
                 decision="teach",
                 reason=f"{len(todo)} of {len(stages[index])} modules of stage {index} below the mastery gate "
                 f"(ratio < {cfg.tau_mastery:.2f})" + ("; curriculum re-planned" if rebuilt else ""),
@@ -190,6 +210,7 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
                 stage_index=index,
                 stages=len(stages),
                 focus=todo,
+                stage_levels=levels,
                 ratios=_ratios(state, stages[index]),
                 tau_mastery=cfg.tau_mastery,
             )
@@ -200,6 +221,7 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
                 "remedial": 0,
                 "stages": stages,
                 "stage_index": index,
+                "stage_levels": levels,
                 "stuck": stuck,
                 "edges": edges,
                 "teach_attempts": 0,

@@ -39,6 +39,8 @@ def teach_focus(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
     tasks = []
     for module in state.focus:
         level = rules.next_difficulty(state.levels.get(module, -1), specs[module].levels)
+        # A remedial round never climbs past the level its stage teaches, but steps down when the student slipped.
+        level = min(level, state.stage_levels.get(module, level))
         seed = exercise_seed(cfg.domain.seed, round_, attempt, module)
         tasks += svc.domain.exercises(module, level, cfg.synthesis.examples_per_module, seed)
     svc.progress.node("teach", round_, f"{state.mode}: {len(tasks)} exercises for {state.focus}")

@@ -30,7 +30,7 @@ def without_identifier(node: Any) -> Any:
         if runtime.context.config.ablation.identifier:
             return update
         zeros = {k: 0.0 for k in update["p_student"]}
-        blinded = {**update, "p_student": zeros, "history": [zeros], "levels": {}}
+        blinded = {**update, "p_student": zeros, "history": [zeros], "levels": {}, "level_ratios": {}}
         if "p_student_initial" in update:
             blinded["p_student_initial"] = zeros
         return blinded
