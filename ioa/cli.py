@@ -171,6 +171,39 @@ def bench(
     typer.echo(f"-> {out}/results.md")
 
 
+@app.command("train-student")
+def train_student_cmd(
+    data: Annotated[Path, typer.Option("--data", help='JSONL file: one {"prompt": ..., "target": ...} per line.')],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder the trained student is saved to.")],
+    student: Annotated[
+        str | None, typer.Option(help="student.model: 'tiny', a folder, a hub id or a .gguf file.")
+    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file (see README).")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override one config key, e.g. --set training.epochs=2 (repeatable)."),
+    ] = None,
+) -> None:
+    """Fine-tune a student on a JSONL file of examples with ioa's training recipe, on one device or several.
+
+    Prints the result as one JSON line. Under `accelerate launch` each process trains on its share of every
+    batch (gradients averaged by accelerate) and only the first saves the student.
+
+    [bold]Examples[/]
+
+      ioa train-student --data examples.jsonl --out student --student HuggingFaceTB/SmolLM2-135M-Instruct
+
+      accelerate launch --multi_gpu --num_processes 2 -m ioa train-student --data examples.jsonl --out student
+    """
+    from ioa.config import load_config
+
+    overrides = (set_ or []) + ([f"student.model={student}"] if student else [])
+    cfg = load_config(config, overrides)
+    from ioa.student_train.launch import train_from_file
+
+    train_from_file(cfg, data, out)
+
+
 @app.command("optimize-prompts")
 def optimize_prompts(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where the optimized program is saved (DSPy JSON state).")],

@@ -18,6 +18,7 @@ from ioa.student_train import (
     format_prompt,
     generate_answers,
     load_student,
+    random_student,
     train_student,
 )
 
@@ -155,3 +156,18 @@ def test_default_lr_follows_the_design(pretrained_dir: Path, tokenizer_dir: Path
     assert default_lr(full, TrainingConfig()) == 2e-5
     assert default_lr(tiny, TrainingConfig()) == 1e-3
     assert default_lr(tiny, TrainingConfig(lr=5e-4)) == 5e-4
+
+
+def test_random_student_of_any_shape_is_built_like_a_loaded_one(
+    pretrained_dir: Path, tokenizer_dir: Path, tmp_path: Path
+) -> None:
+    config = load_student(StudentConfig(model=str(pretrained_dir), finetune="full"), tokenizer_dir).model.config
+    lora = random_student(config, tokenizer_dir, StudentConfig(model="random", finetune="lora"))
+    loaded = load_student(StudentConfig(model=str(pretrained_dir)), tokenizer_dir)
+    assert isinstance(lora.model, PeftModel) and lora.finetune == "lora"
+    assert lora.params() == loaded.params()  # same shape, same adapter
+    assert lora.tokenizer.padding_side == "left" and lora.model.generation_config.pad_token_id is not None
+    full = random_student(config, tokenizer_dir, StudentConfig(model="random", finetune="full"))
+    assert full.params()[0] == full.params()[1] == loaded.params()[0] - loaded.params()[1]
+    result = train_student(full, SUMS, TrainingConfig(epochs=2, batch_size=8, lr=1e-2), tmp_path / "r")
+    assert result.steps == 4 and result.loss_last < result.loss_first

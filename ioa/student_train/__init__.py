@@ -1,7 +1,7 @@
 """The student model, its batched generation and its training recipe (DESIGN §1, §3 Training)."""
 
 from ioa.student_train.generate import format_prompt, generate_answers
-from ioa.student_train.model import Student, load_student, resolve_device
+from ioa.student_train.model import Student, load_student, random_student, resolve_device
 from ioa.student_train.train import Example, TrainResult, default_lr, train_student
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "format_prompt",
     "generate_answers",
     "load_student",
+    "random_student",
     "resolve_device",
     "train_student",
 ]

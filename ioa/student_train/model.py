@@ -160,9 +160,38 @@ def _base_model(cfg: StudentConfig, tokenizer_dir: Path, finetune: str, device: 
         tokenizer = _prepare_tokenizer(_from_pretrained(AutoTokenizer, cfg.model))
         loaded = _from_pretrained(AutoModelForCausalLM, cfg.model, dtype=student_dtype(cfg, device, finetune))
         model = dequantized(loaded)
+    return _placed(model, tokenizer, cfg, finetune, device)
+
+
+def _placed(
+    model: transformers.PreTrainedModel,
+    tokenizer: transformers.PreTrainedTokenizerBase,
+    cfg: StudentConfig,
+    finetune: str,
+    device: torch.device,
+) -> Student:
     model.to(device=device, dtype=student_dtype(cfg, device, finetune))
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     return Student(model, tokenizer, device, finetune, cfg)
+
+
+def random_student(
+    config: transformers.PretrainedConfig,
+    tokenizer_dir: Path,
+    cfg: StudentConfig,
+    training: TrainingConfig | None = None,
+) -> Student:
+    """A randomly initialised student of any causal-LM architecture (e.g. a Llama- or Qwen-shaped ``config``),
+    placed, typed and LoRA-wrapped exactly as ``load_student`` does; for benchmarks at real model sizes.
+
+    ``cfg`` supplies device, dtype, finetune mode and gradient checkpointing; ``cfg.model`` is only a label.
+    """
+    device = resolve_device(cfg.device)
+    finetune = _finetune_mode(cfg)
+    tokenizer = _prepare_tokenizer(AutoTokenizer.from_pretrained(tokenizer_dir))
+    with torch.device(device):  # initialise where it will train: a 1B model is slow to build on the CPU
+        model = AutoModelForCausalLM.from_config(config, dtype=student_dtype(cfg, device, finetune))
+    return _with_adapter(_placed(model, tokenizer, cfg, finetune, device), training)
 
 
 def load_student(
@@ -179,9 +208,12 @@ def load_student(
     device = resolve_device(cfg.device)
     if checkpoint is not None:
         return _load_checkpoint(Path(checkpoint), cfg, device)
-    finetune = _finetune_mode(cfg)
-    student = _base_model(cfg, tokenizer_dir, finetune, device)
-    if finetune == "lora":
+    return _with_adapter(_base_model(cfg, tokenizer_dir, _finetune_mode(cfg), device), training)
+
+
+def _with_adapter(student: Student, training: TrainingConfig | None) -> Student:
+    """A LoRA student gets a fresh adapter (settings from ``training``, defaults when None); a full one is as is."""
+    if student.finetune == "lora":
         student.model = get_peft_model(student.model, lora_config(training or TrainingConfig()))
     return student
 

@@ -1,4 +1,8 @@
-"""The training recipe: tokenize -> shuffle -> AdamW with warmup and clipping -> save beside the hyperparameters."""
+"""The training recipe: tokenize -> shuffle -> AdamW with warmup and clipping -> save beside the hyperparameters.
+
+It runs under ``accelerate``: started plainly it is one process, as always; started by ``accelerate launch`` with N
+processes, each rank trains on its share of every batch and accelerate averages the gradients (DDP).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from accelerate import Accelerator
 
 from ioa.config import TrainingConfig
 from ioa.student_train.checkpoint import save_checkpoint
@@ -47,6 +52,8 @@ class TrainResult:
     """Wall time of the training loop (saving excluded)."""
     checkpoint: str
     """The folder the student was saved to."""
+    processes: int = 1
+    """Processes that trained together (``accelerate launch --num_processes``); 1 when started plainly."""
 
 
 def default_lr(student: Student, cfg: TrainingConfig) -> float:
@@ -111,14 +118,14 @@ def _lr_at(step: int, total: int, lr: float) -> float:
     return lr / 10 + 0.5 * (1 + math.cos(math.pi * progress)) * (lr - lr / 10)
 
 
-def _loss(student: Student, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+def _loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Mean cross-entropy over target tokens."""
     labels = batch["labels"]
     # Logits only from the first position that predicts a target token: with a 49k vocabulary
     # the output layer dominates a tiny model's compute, and prompt positions carry no loss.
     first = int((labels != IGNORE).float().argmax(dim=1).min()) - 1
     keep = labels.shape[1] - first
-    logits = student.model(
+    logits = model(
         input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep, use_cache=False
     ).logits
     # Position i predicts token i+1: drop the last logit, shift the labels.
@@ -135,10 +142,14 @@ def train_student(
 ) -> TrainResult:
     """Fine-tune the student on ``examples`` (``default_epochs`` epochs), save it to ``out_dir``, leave it in eval mode.
 
-    ``progress(step, total_steps, loss)`` is called after every optimizer step.
+    ``progress(step, total_steps, loss)`` is called after every optimizer step. Under ``accelerate launch`` every
+    rank calls this with the same arguments: a batch stays ``cfg.batch_size`` examples per optimizer step, split
+    between the ranks, so steps, schedule and examples seen are those of one process. Only rank 0 saves.
     """
     started = time.perf_counter()
-    model, device = student.model, student.device
+    # The student already chose its device; CPU training must say so, or accelerate would not use gloo.
+    accelerator = Accelerator(cpu=student.device.type != "cuda")
+    device = accelerator.device
     lr = default_lr(student, cfg)
     epochs = default_epochs(student, cfg)
     data = _encode(student, examples, cfg.max_seq_len)
@@ -146,40 +157,49 @@ def train_student(
         raise ValueError("no training example has a target token within max_seq_len")
 
     torch.manual_seed(cfg.seed)  # dropout (LoRA) draws from the global generator
-    order_rng = torch.Generator().manual_seed(cfg.seed)
+    order_rng = torch.Generator().manual_seed(cfg.seed)  # same seed on every rank: all ranks agree on the order
     steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
     total = epochs * steps_per_epoch
-    params = [p for p in model.parameters() if p.requires_grad]
+    params = [p for p in student.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
+    if student.config is not None and student.config.gradient_checkpointing:
+        # Non-reentrant checkpointing needs no gradient on the inputs, so it also works under LoRA's frozen embeddings.
+        student.model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    # With one process prepare() wraps nothing; with several it wraps the model in DDP (gradients all-reduced).
+    model, optimizer = accelerator.prepare(student.model, optimizer)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
     model.train()
-    if student.config is not None and student.config.gradient_checkpointing:
-        # Non-reentrant checkpointing needs no gradient on the inputs, so it also works under LoRA's frozen embeddings.
-        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     step, tokens, losses = 0, 0, []
     for _ in range(epochs):
         order = torch.randperm(len(data), generator=order_rng).tolist()
         for start in range(0, len(order), cfg.batch_size):
-            batch = _collate([data[i] for i in order[start : start + cfg.batch_size]], student.tokenizer.pad_token_id)
+            rows = [data[i] for i in order[start : start + cfg.batch_size]]
+            # This rank's share; a batch that does not split evenly repeats its last example on the short ranks,
+            # so that every rank runs forward and backward at every step.
+            with accelerator.split_between_processes(rows, apply_padding=True) as mine:
+                batch = _collate(mine, student.tokenizer.pad_token_id)
             batch = {k: v.to(device) for k, v in batch.items()}
             for group in optimizer.param_groups:
                 group["lr"] = _lr_at(step, total, lr)
             with autocast:
-                loss = _loss(student, batch)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
+                loss = _loss(model, batch)
+            accelerator.backward(loss)
+            accelerator.clip_grad_norm_(params, 1.0)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
-            tokens += int(batch["attention_mask"].sum())
-            losses.append(loss.item())
+            tokens += int(accelerator.reduce(batch["attention_mask"].sum(), "sum"))
+            losses.append(accelerator.reduce(loss.detach(), "mean").item())  # the mean over the ranks' shares
             if progress is not None:
                 progress(step, total, losses[-1])
     model.eval()
+    student.model = accelerator.unwrap_model(model)
 
     seconds = time.perf_counter() - started
-    result = TrainResult(step, len(data), tokens, losses[0], losses[-1], seconds, str(out_dir))
+    result = TrainResult(
+        step, len(data), tokens, losses[0], losses[-1], seconds, str(out_dir), accelerator.num_processes
+    )
     hparams = {
         "training": cfg.model_dump(mode="json"),
         "student": student.config.model_dump(mode="json") if student.config else None,
@@ -189,5 +209,8 @@ def train_student(
         "examples": len(examples),
         "result": asdict(result),
     }
-    save_checkpoint(student, Path(out_dir), hparams)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        save_checkpoint(student, Path(out_dir), hparams)
+    accelerator.wait_for_everyone()  # no rank reads the checkpoint before rank 0 has written it
     return result
