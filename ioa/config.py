@@ -210,7 +210,7 @@ class AdapterConfig(_Section):
     )
     scaffold: bool = Field(True, description="Prefix a hint from the nearest mastered module (Chroma).")
     practice_per_example: int = Field(
-        24,
+        100,
         ge=0,
         description="Practice exercises attached to each verified worked example: same module and level, "
         "answered by the domain's checker. A small student needs repetition that teacher calls alone cannot "

@@ -81,7 +81,6 @@ def adapt_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
 
     earlier = [r for f in state.batch for r in read_jsonl(svc.run_dir.resolve(f))]
     kept_texts = [f"{r['prompt']}\n{r['target']}" for r in earlier if r.get("source") != "practice"]
-    seen = {r["prompt"] for r in earlier}
     counts = {"kept": 0, "no_solution": 0, "verification_failed": 0, "duplicate": 0, "scaffolded": 0}
     rows = []
     for item in raw:
@@ -101,7 +100,6 @@ def adapt_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
             counts["duplicate"] += 1
             continue
         kept_texts.append(text)
-        seen.add(task.question)
         rows.append(
             {
                 "module": task.module,
@@ -113,7 +111,7 @@ def adapt_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
             }
         )
     counts["kept"] = len(rows)
-    rows += practice_rows(svc, rows, round_, attempt, seen)
+    rows += practice_rows(svc, rows, round_, attempt)
     counts["practice"] = len(rows) - counts["kept"]
     path = adapted_file(round_, attempt)
     write_jsonl(svc.run_dir.resolve(path), rows)
@@ -138,33 +136,29 @@ def adapt_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
     }
 
 
-def practice_rows(
-    svc: Services, worked: list[dict[str, Any]], round_: int, attempt: int, seen: set[str]
-) -> list[dict[str, Any]]:
+def practice_rows(svc: Services, worked: list[dict[str, Any]], round_: int, attempt: int) -> list[dict[str, Any]]:
     """``practice_per_example`` checker-answered exercises per worked example, at its module and level.
 
-    Practice never repeats a question already in the batch; where a level's question space is
-    small (single-digit sums) the batch simply gets fewer items.
+    Where a level's question space is small (single-digit sums have about a hundred non-probe
+    questions) practice repeats questions: a from-scratch student needs several passes over a fact
+    table before it generalises to the held-out ones.
     """
     per = svc.config.adapter.practice_per_example
     wanted = Counter((r["module"], r["level"], r["mode"]) for r in worked)
     rows = []
     for (module, level, mode), n in sorted(wanted.items()):
         seed = exercise_seed(svc.config.domain.seed, round_, attempt, f"{module}#practice")
-        for task in svc.domain.exercises(module, level, n * per, seed):
-            if task.question in seen:
-                continue
-            seen.add(task.question)
-            rows.append(
-                {
-                    "module": module,
-                    "level": level,
-                    "prompt": task.question,
-                    "target": f"Answer: {task.answer}",
-                    "mode": mode,
-                    "source": "practice",
-                }
-            )
+        rows += [
+            {
+                "module": module,
+                "level": level,
+                "prompt": task.question,
+                "target": f"Answer: {task.answer}",
+                "mode": mode,
+                "source": "practice",
+            }
+            for task in svc.domain.exercises(module, level, n * per, seed)
+        ]
     return rows
 
 
