@@ -8,6 +8,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,10 @@ def _execute(rd: RunDir, config: Config, fresh: bool, show_progress: bool) -> di
         svc = _services(config, rd, base_url, model, progress)
         status = "failed"
         try:
-            for _ in graph.stream(IOAState() if fresh else None, thread, context=svc, stream_mode="updates"):
+            # The initial state goes in as a plain dict: a checkpoint holding an IOAState object makes LangGraph
+            # rebuild our class on resume, which it warns about ("Deserializing unregistered type") and will block.
+            start = asdict(IOAState()) if fresh else None
+            for _ in graph.stream(start, thread, context=svc, stream_mode="updates"):
                 pass
             status = "completed"
             if config.observability.report:
