@@ -161,6 +161,9 @@ class RunDir:
         rd = cls(root)
         if not root.is_dir():
             raise UsageError(f"no run directory at {root}")
+        if not os.access(root, os.R_OK | os.X_OK):
+            # Checked up front: otherwise the first file looked at fails with a bare PermissionError.
+            raise UsageError(f"cannot read run directory {root}: permission denied")
         if not rd.meta.exists() or not rd.config.exists():
             raise UsageError(f"{root} is not an IOA run directory (no run.json / config.yaml)")
         try:
