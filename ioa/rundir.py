@@ -18,12 +18,12 @@ FORMAT_VERSION = 1
 MASTERY_COLUMNS = ["round", "module", "p_teacher", "p_student", "ratio", "state"]
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Temp file, then rename: a crash leaves the old file or the new one, never half of one."""
+def atomic_write(path: Path, text: str | bytes) -> None:
+    """Temp file, then rename: a crash or a full disk leaves the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as fh:
+        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())

@@ -67,7 +67,8 @@ class Tracer:
             with self._lock:
                 fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
                 try:
-                    os.write(fd, line)
+                    while line:  # a short write means the disk is full: the next one raises
+                        line = line[os.write(fd, line) :]
                 finally:
                     os.close(fd)
         return ev

@@ -21,7 +21,8 @@ import pytest
 from fault_proxy import FakeOpenAIServer
 
 from ioa.config import Config
-from ioa.rundir import RunDir
+from ioa.rundir import RunDir, atomic_write
+from ioa.traces import Tracer, read_traces
 
 SMALL_FAKE = [
     "student.hidden_size=64",
@@ -179,6 +180,32 @@ def _intact(before: dict[str, bytes], root: Path) -> None:
             assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",), db
     for line in (root / "traces.jsonl").read_text().splitlines():
         json.loads(line)
+
+
+def _tiny_disk() -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+
+def test_a_write_that_does_not_fit_keeps_the_old_file_and_no_temp(tmp_path):
+    path = tmp_path / "summary.json"
+    atomic_write(path, "old\n")
+    script = f"from pathlib import Path; from ioa.rundir import atomic_write as w; w(Path({str(path)!r}), 'x' * 8192)"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, preexec_fn=_tiny_disk)
+    assert out.returncode == 1 and "File too large" in out.stderr
+    assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+
+
+def test_a_trace_that_does_not_fit_raises_and_the_next_run_starts_a_clean_line(tmp_path):
+    path = tmp_path / "traces.jsonl"
+    Tracer(path).event(round=0, node="identify", agent="teacher", kind="completion", summary="kept")
+    script = (
+        "from pathlib import Path; from ioa.traces import Tracer; "
+        f"Tracer(Path({str(path)!r})).event(round=1, node='teach', agent='teacher', kind='x', summary='y' * 8192)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, preexec_fn=_tiny_disk)
+    assert out.returncode == 1 and "File too large" in out.stderr  # a short write is not taken as done
+    Tracer(path).event(round=1, node="teach", agent="teacher", kind="completion", summary="after")
+    assert [e["summary"] for e in read_traces(path)] == ["kept", "after"]
 
 
 @pytest.mark.integration  # three full `ioa` processes (a fake teacher, a real tiny student)
