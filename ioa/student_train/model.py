@@ -108,7 +108,7 @@ def check_source(name: str) -> None:
 
 
 def _check_safetensors(name: str, folder: Path) -> None:
-    """Read each weights file's header, which covers every tensor: a truncated or garbled file fails here."""
+    """Read each weights file's header, which spans every tensor: a truncated file or a garbled header fails here."""
     from safetensors import SafetensorError, safe_open
 
     for weights in sorted(folder.glob("*.safetensors")):
