@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -156,7 +157,7 @@ def full_disk(request, tmp_path) -> Iterator[FullDisk]:
     if request.param == "tmpfs":
         if not _mount_tmpfs(root, "6m"):
             pytest.skip("mounting a tmpfs needs root and CAP_SYS_ADMIN; the file-size limit case covers the rest")
-        request.addfinalizer(lambda: subprocess.run(["umount", str(root)], check=False))
+        request.addfinalizer(lambda: subprocess.run(["umount", "--lazy", str(root)], check=True))
     yield FullDisk(request.param, root)
 
 
@@ -176,7 +177,7 @@ def _intact(before: dict[str, bytes], root: Path) -> None:
         else:
             assert after[name] == old, f"{name} changed"
     for db in [*root.glob("*.sqlite"), root / "chroma/chroma.sqlite3"]:
-        with sqlite3.connect(db) as con:
+        with closing(sqlite3.connect(db)) as con:  # closed, or the tmpfs could not be unmounted
             assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",), db
     for line in (root / "traces.jsonl").read_text().splitlines():
         json.loads(line)
