@@ -70,7 +70,7 @@ def run(
 
 @app.command()
 def resume(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory made by `ioa run`.")],
+    run_dir: Annotated[Path, typer.Argument(help="A run directory made by `ioa run`.", readable=False)],
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Continue a stopped or killed run from its last LangGraph checkpoint (same config, same teacher)."""
@@ -85,7 +85,7 @@ def resume(
 
 @app.command()
 def traces(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.", readable=False)],
     agent: Annotated[
         str | None, typer.Option(help="Only this agent: teacher, diagnostician, planner, adapter, trainer.")
     ] = None,
@@ -116,7 +116,9 @@ def traces(
 
 
 @app.command()
-def report(run_dir: Annotated[Path, typer.Argument(help="A run directory (finished, stopped or running).")]) -> None:
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (finished, stopped or running).", readable=False)],
+) -> None:
     """Write RUN_DIR/report.html (self-contained) and RUN_DIR/plots/*.png: mastery, curriculum, teacher, loss.
 
     `ioa run` writes the report itself when it finishes; this command redraws it, e.g. for a stopped run.
@@ -295,9 +297,8 @@ def main() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - the CLI's contract is one line, not a traceback
-        import click
-
-        if isinstance(exc, click.ClickException):
+        # A command-line usage error (click's, or the copy of click that newer Typer versions carry) shows itself.
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             sys.exit(exc.exit_code)
         if _debug["on"]:

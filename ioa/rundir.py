@@ -18,12 +18,12 @@ FORMAT_VERSION = 1
 MASTERY_COLUMNS = ["round", "module", "p_teacher", "p_student", "ratio", "state"]
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Temp file, then rename: a crash leaves the old file or the new one, never half of one."""
+def atomic_write(path: Path, text: str | bytes) -> None:
+    """Temp file, then rename: a crash or a full disk leaves the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as fh:
+        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
@@ -161,6 +161,9 @@ class RunDir:
         rd = cls(root)
         if not root.is_dir():
             raise UsageError(f"no run directory at {root}")
+        if not os.access(root, os.R_OK | os.X_OK):
+            # Checked up front: otherwise the first file looked at fails with a bare PermissionError.
+            raise UsageError(f"cannot read run directory {root}: permission denied")
         if not rd.meta.exists() or not rd.config.exists():
             raise UsageError(f"{root} is not an IOA run directory (no run.json / config.yaml)")
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -20,13 +21,16 @@ AGENTS = ("teacher", "diagnostician", "planner", "adapter", "trainer")
 class Tracer:
     """Appends events to ``traces.jsonl``; safe to call from the teacher's worker threads.
 
-    Each line is flushed as it is written, so a killed run keeps every event it made.
+    Each line goes out in one append-mode write, so a killed run keeps every event it made; a line torn
+    anyway (a full disk, a power cut) is ended before this tracer appends, so it costs no later event.
     """
 
     def __init__(self, path: Path | None, max_text: int = 2000) -> None:
         self.path = path
         self.max_text = max_text
         self._lock = threading.Lock()
+        if path is not None:
+            _end_torn_line(path)
 
     def clip(self, text: str) -> str:
         """Long prompts and outputs are cut so a trace stays readable and small."""
@@ -59,10 +63,25 @@ class Tracer:
             **details,
         }
         if self.path is not None:
-            line = json.dumps(ev, default=str)
-            with self._lock, self.path.open("a") as fh:
-                fh.write(line + "\n")
+            line = (json.dumps(ev, default=str) + "\n").encode()
+            with self._lock:
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                try:
+                    while line:  # a short write means the disk is full: the next one raises
+                        line = line[os.write(fd, line) :]
+                finally:
+                    os.close(fd)
         return ev
+
+
+def _end_torn_line(path: Path) -> None:
+    """Terminate a last line left without its newline, so the next event starts a line of its own."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb+") as fh:
+        fh.seek(-1, os.SEEK_END)
+        if fh.read(1) != b"\n":
+            fh.write(b"\n")
 
 
 def round_time(seconds: float) -> float:

@@ -160,6 +160,16 @@ def test_report_numbers_come_from_the_run_files(tmp_path):
     assert data.tau_mastery == Config().rules.tau_mastery
 
 
+def test_a_round_trained_again_after_a_kill_is_shown_once(tmp_path):
+    run = make_run(tmp_path / "run", rounds=2)
+    # Killed after round 2's event, before its checkpoint: the resumed run trains round 2 again.
+    Tracer(run / "traces.jsonl").event(
+        round=2, node="train", agent="trainer", kind="training", summary="again", steps=2, losses=[9.0, 8.0]
+    )
+    data = load_report_data(run)
+    assert [(t.round, t.losses) for t in data.training] == [(1, [3.0, 2.0, 1.5, 1.0]), (2, [9.0, 8.0])]
+
+
 def test_report_of_a_run_stopped_before_training(tmp_path):
     run_dir = make_run(tmp_path / "run", rounds=0)
     (run_dir / "plots").mkdir()

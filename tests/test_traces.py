@@ -139,3 +139,12 @@ def test_traces_cli_json_table_and_filters(tmp_path):
 
     bad = _cli(run_dir, "--agent", "nobody")
     assert bad.returncode == 2 and "unknown agent 'nobody'" in bad.stderr
+
+
+def test_a_torn_last_line_costs_no_later_event(tmp_path):
+    path = tmp_path / "traces.jsonl"
+    Tracer(path).event(round=1, node="teach", agent="teacher", kind="completion", summary="kept")
+    with path.open("a") as fh:
+        fh.write('{"round": 1, "node": "tea')  # a process killed in the middle of a line
+    Tracer(path).event(round=1, node="teach", agent="teacher", kind="completion", summary="after resume")
+    assert [e["summary"] for e in read_traces(path)] == ["kept", "after resume"]

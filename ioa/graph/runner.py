@@ -8,13 +8,14 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from ioa.config import Config, load_config
-from ioa.errors import RuntimeFailure
+from ioa.errors import IOAError, RuntimeFailure, is_disk_full
 from ioa.graph.build import build_graph
 from ioa.graph.context import Services
 from ioa.graph.finish import summarize
@@ -89,6 +90,7 @@ def _execute(rd: RunDir, config: Config, fresh: bool, show_progress: bool) -> di
     thread = {"configurable": {"thread_id": rd.run_id}, "recursion_limit": RECURSION_LIMIT}
     with ExitStack() as stack:
         progress = stack.enter_context(RunProgress(enabled=show_progress))
+        _quiet_transformers(stack)
         conn = sqlite3.connect(str(rd.checkpoints), check_same_thread=False)
         stack.callback(conn.close)
         graph = build_graph(SqliteSaver(conn))
@@ -96,7 +98,10 @@ def _execute(rd: RunDir, config: Config, fresh: bool, show_progress: bool) -> di
         svc = _services(config, rd, base_url, model, progress)
         status = "failed"
         try:
-            for _ in graph.stream(IOAState() if fresh else None, thread, context=svc, stream_mode="updates"):
+            # The initial state goes in as a plain dict: a checkpoint holding an IOAState object makes LangGraph
+            # rebuild our class on resume, which it warns about ("Deserializing unregistered type") and will block.
+            start = asdict(IOAState()) if fresh else None
+            for _ in graph.stream(start, thread, context=svc, stream_mode="updates"):
                 pass
             status = "completed"
             if config.observability.report:
@@ -108,6 +113,16 @@ def _execute(rd: RunDir, config: Config, fresh: bool, show_progress: bool) -> di
             if status != "completed":
                 _write_partial_summary(graph, thread, svc, status)
         return json_summary(rd)
+
+
+def _quiet_transformers(stack: ExitStack) -> None:
+    """No transformers progress bars during the run: every checkpoint save and load would draw one through our
+    display (or, with --quiet, onto stderr before an error's one line). Restored afterwards for API callers."""
+    from transformers.utils import logging as hf_logging
+
+    if hf_logging.is_progress_bar_enabled():
+        hf_logging.disable_progress_bar()
+        stack.callback(hf_logging.enable_progress_bar)
 
 
 def _write_partial_summary(graph: Any, thread: dict[str, Any], svc: Services, status: str) -> None:
@@ -164,10 +179,20 @@ def _guarded(rd: RunDir, config: Config, *, fresh: bool, show_progress: bool) ->
     try:
         with run_lock(rd.root):
             return _execute(rd, config, fresh, show_progress)
-    except OSError as exc:
-        raise RuntimeFailure(
-            f"{type(exc).__name__}: {exc} (run directory {rd.root}; resume with `ioa resume {rd.root}`)"
-        ) from exc
+    except IOAError:
+        raise
+    except Exception as exc:
+        if is_disk_full(exc):
+            # Every write in the run directory is atomic or an append, so what is there is intact.
+            raise RuntimeFailure(
+                f"disk full: {type(exc).__name__}: {exc} (run directory {rd.root}; free some space, "
+                f"then `ioa resume {rd.root}`)"
+            ) from exc
+        if isinstance(exc, OSError):
+            raise RuntimeFailure(
+                f"{type(exc).__name__}: {exc} (run directory {rd.root}; resume with `ioa resume {rd.root}`)"
+            ) from exc
+        raise
 
 
 def _timestamp() -> str:

@@ -61,7 +61,8 @@ def load_report_data(run_dir: str | Path) -> ReportData:
     events = read_traces(rd.traces)
     calls: dict[int, int] = defaultdict(int)
     tokens: dict[int, int] = defaultdict(int)
-    training, decisions = [], []
+    training: dict[int, TrainingRound] = {}
+    decisions = []
     for e in events:
         if e.get("agent") == "teacher" and e.get("program"):
             # Per-request events carry the program name; the teach node's round summary does not.
@@ -69,7 +70,10 @@ def load_report_data(run_dir: str | Path) -> ReportData:
             tokens[e["round"]] += int(e.get("tokens", 0))
         elif e.get("agent") == "trainer" and e.get("kind") == "training":
             losses = e.get("losses") or [e["loss_first"], e["loss_last"]]
-            training.append(TrainingRound(round=e["round"], steps=int(e.get("steps", len(losses))), losses=losses))
+            # A round killed after its event but before its checkpoint is trained again on resume: the last counts.
+            training[e["round"]] = TrainingRound(
+                round=e["round"], steps=int(e.get("steps", len(losses))), losses=losses
+            )
         elif e.get("agent") == "planner":
             decisions.append(e)
     return ReportData(
@@ -80,6 +84,6 @@ def load_report_data(run_dir: str | Path) -> ReportData:
         curriculum=_read_json(rd.curriculum),
         teacher_calls=dict(calls),
         teacher_tokens=dict(tokens),
-        training=training,
+        training=sorted(training.values(), key=lambda t: t.round),
         decisions=decisions,
     )

@@ -7,6 +7,7 @@ has no data for it yet (a run stopped before its first training round has no los
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ioa.report.data import ReportData
+from ioa.rundir import atomic_write
 
 STATE_COLOURS = {"mastered": "#4caf50", "unmastered": "#ef8354", "stuck": "#9e9e9e", "unknown": "#e0e0e0"}
 
@@ -169,7 +171,9 @@ def save_figure(fig: Figure, path: Path) -> None:
     canvas = FigureCanvasAgg(fig)
     # A first draw lays out the text boxes, so the curriculum's arrows can be clipped at their edges.
     canvas.draw()
-    canvas.print_png(str(path))
+    png = io.BytesIO()
+    canvas.print_png(png)
+    atomic_write(path, png.getvalue())
 
 
 def write_plots(data: ReportData, out_dir: Path) -> dict[str, Path | None]:

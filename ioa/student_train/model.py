@@ -90,7 +90,7 @@ GGUF_MAGIC = b"GGUF"
 
 
 def check_source(name: str) -> None:
-    """Fail fast, before a run directory exists, on a local student path that is missing or a non-GGUF ``.gguf``.
+    """Fail fast, before a run directory exists, on a bad local student: missing, not GGUF, or corrupt weights.
 
     Hub ids are left to ``from_pretrained``: whether one is cached is only known by trying.
     """
@@ -103,6 +103,20 @@ def check_source(name: str) -> None:
         with open(path, "rb") as f:
             if f.read(4) != GGUF_MAGIC:
                 raise UsageError(f"student model {name!r} is not a GGUF file (no GGUF magic bytes)")
+    elif path.is_dir():
+        _check_safetensors(name, path)
+
+
+def _check_safetensors(name: str, folder: Path) -> None:
+    """Read each weights file's header, which spans every tensor: a truncated file or a garbled header fails here."""
+    from safetensors import SafetensorError, safe_open
+
+    for weights in sorted(folder.glob("*.safetensors")):
+        try:
+            with safe_open(str(weights), framework="pt"):
+                pass
+        except (SafetensorError, OSError) as exc:
+            raise UsageError(f"student model {name!r}: {weights.name} is corrupt ({exc})") from exc
 
 
 def _from_pretrained(loader: type, name: str, **kwargs: object) -> object:

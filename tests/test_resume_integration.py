@@ -1,0 +1,240 @@
+"""Crash and resume with real processes and real SIGKILLs: nothing lost, nothing done twice.
+
+One small real run (embedded teacher server, tiny student) is killed five times with SIGKILL, each time
+at another point of round 1 (tests/kill_harness.py parks the real CLI there), and resumed with
+`ioa resume` after each kill; the last resume must complete. Chaining the kills in one run costs one run
+plus five restarts instead of five runs, and also shows that a resumed run can itself be killed and resumed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import SMALL
+
+from ioa.traces import read_traces
+
+pytestmark = pytest.mark.integration
+
+HARNESS = Path(__file__).with_name("kill_harness.py")
+CHECK_RUN = Path("/work/shared/tools/check_run.py")
+POINTS = ("teach", "between", "train", "trained", "diagnose")
+"""In the order round 1 reaches them, so every kill lands in round 1 of the same run."""
+TIMEOUT_S = 600
+OVERRIDES = [
+    *SMALL,
+    # One round holds every kill point; short teacher replies and no report keep six processes to a few minutes.
+    "budget.max_rounds=1",
+    "teacher.max_tokens=64",
+    "observability.report=false",
+]
+
+
+@dataclass
+class Kill:
+    """What one killed process left behind, read after it was dead."""
+
+    point: str
+    returncode: int
+    seen: dict
+    """The harness's marker: what the process saw when it parked."""
+    orphans: list[int]
+    """Children of the killed process (the teacher server) still alive 20 s after the kill."""
+    events: list[dict]
+    mastery: list[dict]
+    student: list[str]
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited; only its parent (here init) has yet to reap it
+
+
+def _mastery(run_dir: Path) -> list[dict]:
+    path = run_dir / "mastery.csv"
+    return list(csv.DictReader(path.open())) if path.exists() else []
+
+
+def _kill_at(point: str, args: list[str], run_dir: Path, logs: Path) -> Kill:
+    marker = logs / f"{point}.json"
+    with (logs / f"{point}.log").open("w") as log:
+        proc = subprocess.Popen(
+            ["nice", "-n", "10", sys.executable, str(HARNESS), point, str(marker), *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + TIMEOUT_S
+    while not marker.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            tail = (logs / f"{point}.log").read_text()[-3000:]
+            pytest.fail(f"the run never reached {point!r} (exit {proc.returncode}): {tail}")
+        time.sleep(0.1)
+    seen = json.loads(marker.read_text())
+    children = _children(seen["pid"])
+    os.killpg(proc.pid, signal.SIGKILL)  # the run's process group; the teacher server has its own session
+    proc.wait()
+    deadline = time.monotonic() + 20
+    while any(_alive(c) for c in children) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return Kill(
+        point=point,
+        returncode=proc.returncode,
+        seen=seen,
+        orphans=[c for c in children if _alive(c)],
+        events=read_traces(run_dir / "traces.jsonl"),
+        mastery=_mastery(run_dir),
+        student=sorted(p.name for p in (run_dir / "student").iterdir()),
+    )
+
+
+@pytest.fixture(scope="module")
+def crashed(tmp_path_factory) -> tuple[Path, dict[str, Kill], subprocess.CompletedProcess]:
+    """The run killed at every point and finally resumed: (run dir, kills by point, the final resume)."""
+    root = tmp_path_factory.mktemp("resume")
+    run_dir, logs = root / "run", root / "logs"
+    logs.mkdir()
+    args = ["run", "--run-dir", str(run_dir), "--quiet", *(a for s in OVERRIDES for a in ("--set", s))]
+    kills = {}
+    for point in POINTS:
+        kills[point] = _kill_at(point, args, run_dir, logs)
+        args = ["resume", str(run_dir), "--quiet"]
+    final = subprocess.run(
+        ["nice", "-n", "10", sys.executable, "-m", "ioa", *args], capture_output=True, text=True, timeout=TIMEOUT_S
+    )
+    return run_dir, kills, final
+
+
+def _events(events: list[dict], node: str, kind: str, round_: int = 1) -> list[dict]:
+    return [e for e in events if e["node"] == node and e["kind"] == kind and e["round"] == round_]
+
+
+def test_every_kill_was_a_sigkill_at_its_point(crashed):
+    _, kills, _ = crashed
+    for k in kills.values():
+        assert k.returncode == -signal.SIGKILL, k.point
+        assert not k.orphans, f"{k.point}: the teacher server outlived its killed run: {k.orphans}"
+    teach = kills["teach"]
+    assert any(e.get("calls") for e in _events(teach.events, "teach", "completion"))
+    assert not _events(teach.events, "teach", "synthesis"), "the teach node had finished before the kill"
+    between = kills["between"]
+    assert between.seen["next"] == ["train"]
+    assert _events(between.events, "adapt", "adaptation") and "round_1" not in between.student
+    assert kills["train"].seen["step"] == 1 and "round_1" not in kills["train"].student
+    trained = kills["trained"]
+    assert "round_1" in trained.student and not _events(trained.events, "train", "training")
+    diagnose = kills["diagnose"]
+    assert {r["round"] for r in diagnose.mastery} == {"0", "1"}
+    assert not _events(diagnose.events, "diagnose", "diagnosis"), "the diagnose node had finished before the kill"
+
+
+def test_the_last_resume_completes(crashed):
+    run_dir, _, final = crashed
+    assert final.returncode == 0, final.stderr[-3000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and final.stdout.startswith("completed:")
+    # The initial state is checkpointed as plain data, so a resume rebuilds no class of ours from it.
+    for log in [final.stderr, *(p.read_text() for p in (run_dir.parent / "logs").glob("*.log"))]:
+        assert "Deserializing unregistered type" not in log
+
+
+@pytest.mark.skipif(not CHECK_RUN.exists(), reason=f"{CHECK_RUN} is a developer tool outside the repository")
+def test_check_run_accepts_the_resumed_run(crashed):
+    run_dir, _, _ = crashed
+    out = subprocess.run(
+        [sys.executable, str(CHECK_RUN), str(run_dir), "--min-improved", "0"], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_nodes_finished_before_a_kill_are_not_run_again(crashed):
+    run_dir, _, _ = crashed
+    events = read_traces(run_dir / "traces.jsonl")
+    assert len(_events(events, "identify", "identify", 0)) == 1
+    assert len(_events(events, "adapt", "adaptation")) == 1  # committed before the kill between adapt and train
+    assert len(_events(events, "teach", "synthesis")) == 1
+    assert len(_events(events, "diagnose", "diagnosis")) == 1
+
+
+def test_no_training_round_is_applied_twice(crashed):
+    run_dir, kills, _ = crashed
+    summary = json.loads((run_dir / "summary.json").read_text())
+    rounds = list(range(1, summary["rounds"] + 1))
+    assert [t["round"] for t in summary["training"]] == rounds
+    training = [e for e in read_traces(run_dir / "traces.jsonl") if e["kind"] == "training"]
+    assert [e["round"] for e in training] == rounds
+    assert summary["student"]["checkpoint"] == f"student/round_{rounds[-1]}"
+    assert {p.name for p in (run_dir / "student").iterdir()} == {*(f"round_{r}" for r in rounds), "final"}
+    for t in summary["training"]:
+        hparams = json.loads((run_dir / f"student/round_{t['round']}/hparams.json").read_text())
+        assert hparams["result"]["steps"] == t["steps"]
+    # Round 1 was killed after its first step and again after its checkpoint was saved. Training is seeded, so
+    # the round that counted started from the initial weights exactly as the killed ones did: had a resume
+    # trained on top of the saved round_1 (a round applied twice), its first loss would be that run's last.
+    first = summary["training"][0]
+    assert first["loss_first"] == pytest.approx(kills["train"].seen["loss"], abs=1e-3)
+    assert first["loss_first"] == pytest.approx(kills["trained"].seen["loss_first"], abs=1e-3)
+    assert first["loss_last"] == pytest.approx(kills["trained"].seen["loss_last"], abs=1e-3)
+    assert abs(kills["trained"].seen["loss_last"] - kills["trained"].seen["loss_first"]) > 1e-2
+
+
+def test_teacher_requests_paid_before_a_kill_come_from_the_cache(crashed):
+    run_dir, kills, _ = crashed
+    events = read_traces(run_dir / "traces.jsonl")
+    requests = [e for e in events if e["agent"] == "teacher" and "item" in e]
+    # Every request (item and parse attempt) is paid at most once over the five processes.
+    paid = Counter((e["item"], e["attempt"]) for e in requests if e["calls"])
+    assert paid and max(paid.values()) == 1, [k for k, n in paid.items() if n > 1]
+    # The teach node killed mid-way was run again; what it had paid for came back from the cache.
+    before = kills["teach"].events
+    assert events[: len(before)] == before  # traces.jsonl is only ever appended to
+    paid_before = {(e["item"], e["attempt"]) for e in before if e["node"] == "teach" and e.get("calls")}
+    replayed = {(e["item"], e["attempt"]) for e in events[len(before) :] if e.get("cache_hits") and not e["calls"]}
+    assert paid_before and paid_before <= replayed
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["teacher"]["cache_hits"] >= len(paid_before)
+    assert summary["teacher"]["calls"] == sum(e["calls"] for e in requests)  # the killed processes' calls count
+
+
+def test_summary_agrees_with_mastery_csv(crashed):
+    run_dir, kills, _ = crashed
+    summary = json.loads((run_dir / "summary.json").read_text())
+    rows = _mastery(run_dir)
+    assert Counter((r["round"], r["module"]) for r in rows).most_common(1)[0][1] == 1
+    assert sorted({int(r["round"]) for r in rows}) == list(range(summary["rounds"] + 1))
+    last, first = str(summary["rounds"]), "0"
+    for m in summary["modules"]:
+        at = {r["round"]: r for r in rows if r["module"] == m["id"]}
+        assert float(at[first]["p_student"]) == pytest.approx(m["p_student_initial"], abs=1e-4)
+        assert float(at[last]["p_student"]) == pytest.approx(m["p_student_final"], abs=1e-4)
+        assert float(at[last]["p_teacher"]) == pytest.approx(m["p_teacher"], abs=1e-4)
+        assert (at[last]["state"] == "mastered") == m["mastered"]
+    # The diagnosis killed after writing its rows was run again from the same checkpoint: same rows, not added ones.
+    assert [r for r in rows if r["round"] == "1"] == [r for r in kills["diagnose"].mastery if r["round"] == "1"]
