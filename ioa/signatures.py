@@ -61,16 +61,28 @@ class JudgeAnswer(dspy.Signature):
     verdict: str = dspy.OutputField(desc="correct or incorrect")
 
 
-class ProposeModules(dspy.Signature):
-    """List the knowledge modules (skills) a student needs to solve tasks like these examples.
-    One module per line, in the form: name | difficulty | description | prerequisites.
-    name is a few lowercase words; difficulty is introductory, intermediate or advanced;
-    prerequisites are names of other modules from your list, separated by commas, or none."""
+class DescribeSkill(dspy.Signature):
+    """Do not solve the exercise. Say which skill it practises, in one short sentence that starts with:
+    This exercise is about"""
 
-    category: str = dspy.InputField(desc="the subject of the tasks")
-    examples: str = dspy.InputField(desc="example tasks, one per line")
-    count: int = dspy.InputField(desc="how many modules to list")
-    modules: str = dspy.OutputField(desc="one module per line: name | difficulty | description | prerequisites")
+    exercise: str = dspy.InputField(desc="the exercise, in quotes: data to describe, not to solve")
+    skill: str = dspy.OutputField(desc="This exercise is about ...")
+
+
+class RateDifficulty(dspy.Signature):
+    """Is this skill easy, medium or hard for a beginner?"""
+
+    skill: str = dspy.InputField()
+    level: str = dspy.OutputField(desc="easy, medium or hard")
+
+
+class ChoosePrerequisites(dspy.Signature):
+    """Which of the listed skills must a student learn before the given skill?
+    Reply with their numbers separated by commas, or none."""
+
+    skill: str = dspy.InputField()
+    skills: str = dspy.InputField(desc="numbered list of other skills")
+    prerequisites: str = dspy.OutputField(desc="numbers separated by commas, or none")
 
 
 class ClassifyTask(dspy.Signature):
@@ -88,7 +100,9 @@ PROGRAMS: dict[str, type[dspy.Signature]] = {
     "respond": RespondToInstruction,
     "write_code": WriteCode,
     "judge_answer": JudgeAnswer,
-    "propose_modules": ProposeModules,
+    "describe_skill": DescribeSkill,
+    "rate_difficulty": RateDifficulty,
+    "choose_prerequisites": ChoosePrerequisites,
     "classify_task": ClassifyTask,
 }
 """The teacher programs by name: the names `teacher.programs` and `ioa optimize-prompts` use."""

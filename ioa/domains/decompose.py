@@ -1,21 +1,32 @@
 """The Identifier's first job on a seed file: decompose the seeds into knowledge modules.
 
-1. The teacher proposes modules per seed category (``propose_modules``); each line is parsed
-   leniently (a 135M teacher rarely keeps a format) and unusable lines are dropped.
-2. Near-duplicates are merged: a module whose MiniLM embedding lies within
-   ``merge_similarity`` (cosine) of a kept one joins it (Chroma nearest-neighbour query).
+A small teacher cannot write a module list in a format (a 135M model continues the example
+tasks instead), so the teacher is asked small questions and its near-misses are repaired
+deterministically:
+
+1. Per seed, the teacher says what skill the exercise practises (``describe_skill``): "This
+   exercise is about X". X is the module's description; its name is X's words that tell it apart
+   from the category's other descriptions (``skill_name``), so the id is ``category/name``. A reply
+   without such a phrase is rejected, and the reason counted.
+2. Near-duplicates are merged: the same id, or a MiniLM embedding within ``merge_similarity``
+   (cosine) of a kept module (Chroma nearest-neighbour query).
 3. A category for which the teacher gave nothing usable gets one fallback module of its own
    (``category/general``), so every seed has somewhere to go.
-4. Every seed is assigned to a module of its category: the teacher classifies it
-   (``classify_task``); when the reply names no module, the nearest module by embedding wins.
+4. Every seed is assigned to a module of its category: the module its own description became;
+   for a seed whose description was rejected the teacher classifies it (``classify_task``), and
+   when that reply names no module, the nearest module by embedding wins.
 5. Modules too small for a probe and a synthesis seed (fewer than 2 seeds), or beyond the
    module budget, are folded into their nearest neighbour.
-6. Prerequisites are mapped through merges and folds; cycles are broken and reported.
-7. Each module's seeds are split into synthesis seeds and probes (``probe_fraction``, 8:2),
+6. Per kept module the teacher rates its difficulty (``rate_difficulty``; "easy" / "medium" /
+   "hard" and their synonyms map onto the three levels, else the default) and, among the other
+   modules of its category, names its prerequisites (``choose_prerequisites``).
+7. Prerequisites are mapped through merges and folds; cycles are broken and reported.
+8. Each module's seeds are split into synthesis seeds and probes (``probe_fraction``, 8:2),
    by a shuffle fixed by ``domain.seed`` and the module id.
 
 Everything after the teacher's replies is deterministic, and ``Decomposition.sources`` records
-which modules and assignments came from the teacher and which from a fallback.
+which modules, assignments, difficulties and prerequisites came from the teacher and which from
+a fallback, and why rejected replies were rejected.
 """
 
 from __future__ import annotations
@@ -40,8 +51,21 @@ Difficulty = Literal["introductory", "intermediate", "advanced"]
 DIFFICULTIES: tuple[Difficulty, ...] = ("introductory", "intermediate", "advanced")
 MIN_SEEDS = 2
 """A module needs at least one probe and one synthesis seed."""
-_BULLET = re.compile(r"^\s*(?:[-*•]+|\d+[.):]|module\s*\d*\s*[:.)-])\s*", re.I)
-_ECHO = {"name", "module", "modules", "difficulty", "description", "prerequisites", "none"}
+_ABOUT = re.compile(r"\b(?:about|practi[sc]es?)\s*:?\s+(.+)", re.I | re.S)
+_SENTENCE_END = re.compile(r"(?<=[\w)`'\"])[.!?](?:\s|$)|\n")
+_WORD = re.compile(r"[a-z]{2,}")
+_STOP = frozenset(
+    "a an the of to in on for and or with that which how what it its is are be this these those by as at from into"
+    " using use given new simple basic some your their them they if then than can will so about exercise when while"
+    " where".split()
+)
+"""Words that name no skill: function words, and the filler a small teacher pads skills with."""
+LEVELS: dict[Difficulty, tuple[str, ...]] = {
+    "introductory": ("introductory", "easy", "basic", "beginner", "elementary", "simple"),
+    "intermediate": ("intermediate", "medium", "moderate", "average"),
+    "advanced": ("advanced", "hard", "difficult", "challenging", "complex", "expert"),
+}
+"""How a teacher's level word maps onto a difficulty."""
 
 
 @dataclass
@@ -95,36 +119,59 @@ def module_budget(n_seeds: int, cfg: DomainConfig) -> tuple[int, int]:
     return min(cfg.min_modules, cap), min(cfg.max_modules, cap)
 
 
-def parse_module_lines(text: str, category: str) -> list[SeedModule]:
-    """Modules in a teacher reply, one per usable line; lines that are not modules are skipped."""
-    found: list[SeedModule] = []
-    for raw in text.splitlines():
-        line = _BULLET.sub("", raw.replace("**", "")).strip()
-        if "|" in line:
-            parts = [p.strip() for p in line.split("|")]
-        else:  # "name: description" or "name - description"
-            match = re.match(r"^([\w /'-]{2,50}?)\s*(?::|\s-\s|\s–\s)\s*(.+)$", line)
-            if not match:
-                continue
-            parts = [match.group(1), "", match.group(2)]
-        name = slug(parts[0].split("/")[-1])
-        if len(name) < 3 or name in _ECHO or len(name.split("_")) > 6:  # "A: 18/100" is not a module
-            continue
-        rest = " ".join(parts[1:]).lower()
-        difficulty = next((d for d in DIFFICULTIES if d in rest), None)
-        description = next((p for p in parts[2:3] if p and slug(p) not in _ECHO), "") or parts[0]
-        prereq_text = parts[3] if len(parts) > 3 else ""
-        prereqs = [f"{category}/{s}" for s in (slug(p.split("/")[-1]) for p in prereq_text.split(",")) if s]
-        found.append(
-            SeedModule(
-                id=f"{category}/{name}",
-                description=description.strip().rstrip(".") + ".",
-                difficulty=difficulty or "intermediate",
-                prerequisites=[p for p in prereqs if p.split("/")[1] not in _ECHO],
-                difficulty_source="teacher" if difficulty else "default",
-            )
-        )
-    return found
+def parse_skill(reply: str, exercise: str) -> tuple[str, str]:
+    """(the skill phrase X of "This exercise is about X", "") or ("", why the reply is unusable)."""
+    match = _ABOUT.search(reply.replace("**", ""))
+    if not match:
+        return "", "no_skill_phrase"  # the teacher solved, echoed or chatted instead
+    # Near-misses: "about:" then a bullet list (the first bullet is the phrase), and a quoted instance
+    # of the task ("correcting the sentence "The weather..."": the words before the quote are the skill).
+    phrase = _SENTENCE_END.split(match.group(1).strip().lstrip("-*• \n"), maxsplit=1)[0]
+    phrase = re.split(r"[\"“]", phrase.strip(" \"'`*:"), maxsplit=1)[0]
+    phrase = " ".join(phrase.split()[:20])
+    if len(content_words(phrase)) < 2:
+        return "", "too_short"
+    # A number of the exercise in its "skill" means the teacher described this instance, not a skill.
+    if set(re.findall(r"\d+", phrase)) & set(re.findall(r"\d+", exercise)):
+        return "", "copies_the_task"
+    return phrase, ""
+
+
+def content_words(text: str) -> list[str]:
+    """The words of ``text`` that can name a skill, in order, each once."""
+    return list(dict.fromkeys(w for w in _WORD.findall(text.lower()) if w not in _STOP))
+
+
+def skill_name(phrase: str, siblings: list[str], words: int = 3) -> str:
+    """A short name for a skill phrase: its first words that its category's other phrases do not mostly share.
+
+    "writing a Python function that reverses a string" among other "writing a Python function ..."
+    phrases is named ``reverses_string``; a phrase with fewer than two words of its own keeps its first words.
+    """
+    own = content_words(phrase)
+    counts = Counter(w for s in siblings for w in content_words(s))
+    shared = {w for w, n in counts.items() if len(siblings) > 2 and n > len(siblings) / 2}
+    distinct = [w for w in own if w not in shared]
+    return slug(" ".join((distinct if len(distinct) >= 2 else own)[:words]))
+
+
+def parse_level(reply: str) -> Difficulty | None:
+    """The difficulty a level reply names first ("easy" -> introductory), or None."""
+    found = [
+        (m.start(), level)
+        for level, names in LEVELS.items()
+        for n in names
+        for m in re.finditer(rf"\b{n}\b", reply, re.I)
+    ]
+    return min(found)[1] if found else None
+
+
+def parse_numbers(reply: str, options: list[SeedModule]) -> list[SeedModule] | None:
+    """The options a reply lists by number ([] for "none"), or None when it names neither."""
+    picked = [options[int(n) - 1] for n in re.findall(r"\d+", reply) if 1 <= int(n) <= len(options)]
+    if picked:
+        return list({m.id: m for m in picked}.values())
+    return [] if re.search(r"\b(?:none|no)\b", reply, re.I) else None
 
 
 def parse_choice(text: str, options: list[SeedModule]) -> SeedModule | None:
@@ -190,43 +237,50 @@ def decompose(
     by_category: dict[str, list[int]] = {}
     for i, s in enumerate(seeds):
         by_category.setdefault(slug(s.category) or "general", []).append(i)
-    categories = list(by_category)
+    category_of = {i: cat for cat, idx in by_category.items() for i in idx}
 
-    # 1. proposals, one request per category, asking for a share of the budget proportional to its seeds
-    requests = [
-        {
-            "category": seeds[idx[0]].category,
-            "examples": _examples([seeds[i] for i in idx]),
-            "count": max(1, round(hi * len(idx) / len(seeds))),
-        }
-        for idx in by_category.values()
-    ]
-    # About 40 tokens a module line: a cap in proportion keeps a rambling small teacher short.
-    cap = min(400, 40 * max(r["count"] for r in requests) + 40)
-    replies = teacher.run("propose_modules", requests, round=0, node="identify", temperature=0.0, max_tokens=cap)
-    proposed = [
-        m
-        for cat, reply in zip(categories, replies, strict=True)
-        for m in (parse_module_lines(reply.modules, cat) if reply is not None else [])
-    ]
+    # 1. per seed, the skill it practises: a one-sentence question a small teacher can answer
+    replies = teacher.run(
+        "describe_skill",
+        [{"exercise": '"' + s.question[:400].replace("\n", " ") + '"'} for s in seeds],
+        round=0,
+        node="identify",
+        temperature=0.0,
+        max_tokens=32,
+    )
+    phrases: dict[int, str] = {}
+    rejected: Counter[str] = Counter()
+    for i, reply in enumerate(replies):
+        phrase, why = parse_skill(reply.skill, seeds[i].question) if reply is not None else ("", "no_reply")
+        if phrase:
+            phrases[i] = phrase
+        else:
+            rejected[why] += 1
+    proposed: dict[int, SeedModule] = {}
+    for i, phrase in phrases.items():
+        siblings = [p for j, p in phrases.items() if category_of[j] == category_of[i]]
+        name = skill_name(phrase, siblings)  # not empty: parse_skill kept two words or more
+        description = phrase[0].upper() + phrase[1:].rstrip(".") + "."
+        proposed[i] = SeedModule(f"{category_of[i]}/{name}", description, "intermediate", difficulty_source="default")
 
     # 2. merge near-duplicates (exact id repeats included)
     index = _Index(embed)
     modules: dict[str, SeedModule] = {}
     alias: dict[str, str] = {}
     merges: list[dict[str, Any]] = []
-    for m in proposed:
+    described: dict[int, str] = {}
+    for i, m in proposed.items():
         near = index.nearest(_text(m), category=m.id.split("/")[0], anywhere=False) if modules else None
-        same = m.id in modules or (near is not None and near[1] >= cfg.merge_similarity)
-        if same:
+        if m.id in modules or (near is not None and near[1] >= cfg.merge_similarity):
             into = m.id if m.id in modules else near[0]  # type: ignore[index]
             if into != m.id:
                 alias[m.id] = into
-            modules[into].prerequisites += [p for p in m.prerequisites if p not in modules[into].prerequisites]
             merges.append({"module": m.id, "into": into, "similarity": 1.0 if m.id == into else round(near[1], 3)})
+            described[i] = into
             continue
         modules[m.id] = m
         index.add(m)
+        described[i] = m.id
     teacher_ids = list(modules)
 
     # 3. a fallback module for each category the teacher left empty
@@ -244,15 +298,19 @@ def decompose(
             index.add(m)
             fallback_ids.append(m.id)
 
-    # 4. assignment: teacher classification within the seed's category, else the nearest embedding
-    assignment, assigned_by = _assign(seeds, by_category, modules, teacher, index)
+    # 4. assignment: the seed's own description, else teacher classification, else the nearest embedding
+    assignment, assigned_by = _assign(seeds, by_category, modules, described, teacher, index)
 
     # 5. fold modules that are too small (or beyond the budget) into their nearest neighbour
     folds = _fold(modules, assignment, assigned_by, index, hi)
     for folded, into in ((f["module"], f["into"]) for f in folds):
         alias[folded] = into
 
-    # 6. prerequisites through merges and folds, made acyclic
+    # 6. difficulty and prerequisites of the kept teacher modules, one short question each
+    rated = _rate(modules, teacher)
+    asked, prerequisite_edges = _prerequisites(modules, teacher)
+
+    # 7. prerequisites through merges and folds, made acyclic
     def resolve(mid: str) -> str:
         seen = {mid}
         while mid in alias and alias[mid] not in seen:  # merges and folds only point at kept modules
@@ -266,12 +324,13 @@ def decompose(
     for m in modules.values():
         m.prerequisites = [p for p, d in edges if d == m.id]
 
-    # 7. the 8:2 split, fixed by domain.seed and the module id
+    # 8. the 8:2 split, fixed by domain.seed and the module id
     probes = _split(assignment, order, cfg)
     sources = {
         "budget": {"min": lo, "max": hi},
         "teacher_replies": sum(r is not None for r in replies),
-        "teacher_modules_parsed": len(proposed),
+        "usable_descriptions": len(proposed),
+        "rejected_descriptions": dict(rejected),
         "modules_from_teacher": [k for k in order if k in teacher_ids],
         "modules_from_fallback": [k for k in order if k in fallback_ids],
         "too_few_teacher_modules": len([k for k in order if k in teacher_ids]) < lo,
@@ -279,6 +338,9 @@ def decompose(
         "folded": folds,
         "assigned_by": dict(Counter(assigned_by)),
         "assignment_sources": assigned_by,
+        "difficulty_from_teacher": rated,
+        "prerequisites_asked": asked,
+        "prerequisite_edges_from_teacher": prerequisite_edges,
         "removed_cycle_edges": [list(e) for e in removed],
     }
     return Decomposition(list(modules.values()), assignment, probes, sources)
@@ -288,6 +350,7 @@ def _assign(
     seeds: list[SeedTask],
     by_category: dict[str, list[int]],
     modules: dict[str, SeedModule],
+    described: dict[int, str],
     teacher: Teacher,
     index: _Index,
 ) -> tuple[list[str], list[str]]:
@@ -297,7 +360,9 @@ def _assign(
     for cat, idx in by_category.items():
         options = [m for k, m in modules.items() if k.split("/")[0] == cat]
         for i in idx:
-            if len(options) == 1:
+            if i in described:
+                assignment[i], assigned_by[i] = described[i], "description"
+            elif len(options) == 1:
                 assignment[i], assigned_by[i] = options[0].id, "only_module"
             else:
                 asks.append((i, options))
@@ -325,6 +390,52 @@ def _assign(
             near = index.nearest(seeds[i].question, category=options[0].id.split("/")[0])
             assignment[i], assigned_by[i] = (near[0] if near else options[0].id), "embedding"
     return assignment, assigned_by
+
+
+def _rate(modules: dict[str, SeedModule], teacher: Teacher) -> int:
+    """Ask the teacher how hard each of its modules is; unusable replies keep the default. Returns how many it rated."""
+    rated = [m for m in modules.values() if m.source == "teacher"]
+    replies = teacher.run(
+        "rate_difficulty",
+        [{"skill": m.description} for m in rated],
+        round=0,
+        node="identify",
+        temperature=0.0,
+        max_tokens=8,
+    )
+    count = 0
+    for m, reply in zip(rated, replies, strict=True):
+        level = parse_level(reply.level) if reply is not None else None
+        if level is not None:
+            m.difficulty, m.difficulty_source = level, "teacher"
+            count += 1
+    return count
+
+
+def _prerequisites(modules: dict[str, SeedModule], teacher: Teacher) -> tuple[int, int]:
+    """Ask, per teacher module, which of its category's other modules come first. Returns (asked, edges)."""
+    asks = []
+    for m in modules.values():
+        others = [o for o in modules.values() if o.id != m.id and o.id.split("/")[0] == m.id.split("/")[0]]
+        if m.source == "teacher" and others:
+            asks.append((m, others))
+    replies = teacher.run(
+        "choose_prerequisites",
+        [
+            {"skill": m.description, "skills": "\n".join(f"{n}. {o.description}" for n, o in enumerate(others, 1))}
+            for m, others in asks
+        ],
+        round=0,
+        node="identify",
+        temperature=0.0,
+        max_tokens=12,
+    )
+    edges = 0
+    for (m, others), reply in zip(asks, replies, strict=True):
+        picked = parse_numbers(reply.prerequisites, others) if reply is not None else None
+        m.prerequisites += [o.id for o in picked or [] if o.id not in m.prerequisites]
+        edges += len(picked or [])
+    return len(asks), edges
 
 
 def _fold(
