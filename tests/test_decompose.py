@@ -82,6 +82,9 @@ def test_parse_level_and_numbers() -> None:
     ]
     assert parse_numbers("2, 1, 2", options) == options[::-1]
     assert parse_numbers("none", options) == [] and parse_numbers("7", options) is None
+    assert parse_numbers("The skills of the past tense are: 1.", options) == options[:1]
+    # real 135M replies that copy a line of the numbered list: not an answer
+    assert parse_numbers("skills: 2. Correcting the spelling of the sentence", options) is None
 
 
 def test_parse_choice() -> None:
@@ -127,7 +130,7 @@ def test_decompose_merges_falls_back_breaks_cycles_and_splits(tmp_path, embed) -
     assert [m.difficulty_source for m in d.modules] == ["teacher", "teacher", "default"]
     assert d.modules[0].description == "Adding small numbers."
     # one of the two cycle edges is removed and reported
-    assert len(src["removed_cycle_edges"]) == 1 and src["prerequisite_edges_from_teacher"] == 2
+    assert len(src["removed_cycle_edges"]) == 1 and src["prerequisites_from_teacher"]["edges"] == 2
     assert sum(len(m.prerequisites) for m in d.modules) == 1
     assert src["assigned_by"] == {"description": 4, "teacher": 1, "embedding": 1, "only_module": 4}
     assert Counter(d.assignment)["words/general"] == 4
@@ -158,7 +161,9 @@ def test_small_modules_are_folded(tmp_path, embed) -> None:
     assert [f["module"] for f in d.sources["folded"]] == ["sums/fractions_unlike_denominators"]
     assert d.assignment.count("sums/adding_whole_numbers") == 6
     assert d.sources["assignment_sources"][5] == "folded"
-    assert d.sources["prerequisites_asked"] == 0  # a module alone in its category has no one to ask about
+    assert (
+        d.sources["prerequisites_from_teacher"]["asked"] == 0
+    )  # a module alone in its category has no one to ask about
 
 
 def test_seed_domain_adopts_saves_and_restores(tmp_path, embed) -> None:

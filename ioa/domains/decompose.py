@@ -167,11 +167,18 @@ def parse_level(reply: str) -> Difficulty | None:
 
 
 def parse_numbers(reply: str, options: list[SeedModule]) -> list[SeedModule] | None:
-    """The options a reply lists by number ([] for "none"), or None when it names neither."""
-    picked = [options[int(n) - 1] for n in re.findall(r"\d+", reply) if 1 <= int(n) <= len(options)]
-    if picked:
-        return list({m.id: m for m in picked}.values())
-    return [] if re.search(r"\b(?:none|no)\b", reply, re.I) else None
+    """The options a reply lists by number ([] for "none"), or None when it is not such a list.
+
+    Only a bare list counts ("1, 3", "They are: 2."): "2. Correcting the spelling" copies a line
+    of the numbered list it was shown, which a small teacher does whatever the question.
+    """
+    answer = reply.rsplit(":", 1)[-1].strip().rstrip(".").strip()
+    if re.fullmatch(r"(?:none|no|nothing)", answer, re.I):
+        return []
+    if not re.fullmatch(r"\d+(?:\s*(?:,|and)\s*\d+)*", answer):
+        return None
+    picked = [options[int(n) - 1] for n in re.findall(r"\d+", answer) if 1 <= int(n) <= len(options)]
+    return list({m.id: m for m in picked}.values()) if picked else None
 
 
 def parse_choice(text: str, options: list[SeedModule]) -> SeedModule | None:
@@ -308,7 +315,7 @@ def decompose(
 
     # 6. difficulty and prerequisites of the kept teacher modules, one short question each
     rated = _rate(modules, teacher)
-    asked, prerequisite_edges = _prerequisites(modules, teacher)
+    prerequisites = _prerequisites(modules, teacher)
 
     # 7. prerequisites through merges and folds, made acyclic
     def resolve(mid: str) -> str:
@@ -339,8 +346,7 @@ def decompose(
         "assigned_by": dict(Counter(assigned_by)),
         "assignment_sources": assigned_by,
         "difficulty_from_teacher": rated,
-        "prerequisites_asked": asked,
-        "prerequisite_edges_from_teacher": prerequisite_edges,
+        "prerequisites_from_teacher": prerequisites,
         "removed_cycle_edges": [list(e) for e in removed],
     }
     return Decomposition(list(modules.values()), assignment, probes, sources)
@@ -412,8 +418,8 @@ def _rate(modules: dict[str, SeedModule], teacher: Teacher) -> int:
     return count
 
 
-def _prerequisites(modules: dict[str, SeedModule], teacher: Teacher) -> tuple[int, int]:
-    """Ask, per teacher module, which of its category's other modules come first. Returns (asked, edges)."""
+def _prerequisites(modules: dict[str, SeedModule], teacher: Teacher) -> dict[str, int]:
+    """Ask, per teacher module, which of its category's other modules come first; counts of asked, answered, edges."""
     asks = []
     for m in modules.values():
         others = [o for o in modules.values() if o.id != m.id and o.id.split("/")[0] == m.id.split("/")[0]]
@@ -430,12 +436,14 @@ def _prerequisites(modules: dict[str, SeedModule], teacher: Teacher) -> tuple[in
         temperature=0.0,
         max_tokens=12,
     )
-    edges = 0
+    edges = answered = 0
     for (m, others), reply in zip(asks, replies, strict=True):
         picked = parse_numbers(reply.prerequisites, others) if reply is not None else None
-        m.prerequisites += [o.id for o in picked or [] if o.id not in m.prerequisites]
-        edges += len(picked or [])
-    return len(asks), edges
+        if picked is not None:
+            answered += 1
+            m.prerequisites += [o.id for o in picked if o.id not in m.prerequisites]
+            edges += len(picked)
+    return {"asked": len(asks), "answered": answered, "edges": edges}
 
 
 def _fold(
