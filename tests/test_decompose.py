@@ -64,6 +64,8 @@ def test_parse_skill_repairs_near_misses_and_says_why_it_rejects() -> None:
     assert parse_skill("She walked to school every day.", "x") == ("", "no_skill_phrase")
     assert parse_skill("This exercise is about it.", "x") == ("", "too_short")
     assert parse_skill(about("finding the remainder of 18 by 5"), "What is 18 / 5?") == ("", "copies_the_task")
+    task = "Is the sentiment of the review positive or negative?"
+    assert parse_skill(f"This exercise is about {task}", task) == ("", "copies_the_task")
 
 
 def test_skill_name_keeps_the_words_that_tell_siblings_apart() -> None:
@@ -178,3 +180,16 @@ def test_seed_domain_adopts_saves_and_restores(tmp_path, embed) -> None:
     domain.save(tmp_path / "decomposition.json")
     back = SeedDomain.restore(tmp_path / "decomposition.json", config)
     assert back.modules == domain.modules and back.probes(module, 10, 0) == probes
+
+
+def test_seeds_sharing_an_instruction_share_one_question(tmp_path, embed) -> None:
+    words = ["cat", "dog", "sun", "hat"]
+    seeds = [
+        SeedTask(instruction="Spell the word backwards.", input=w, reference=w[::-1], line=i + 1)
+        for i, w in enumerate(words)
+    ]
+    t = teacher([about("spelling words backwards"), "easy"], tmp_path)
+    d = decompose(seeds, t, CFG, embed)
+    assert t.stats.calls == 2  # one description for the four seeds, one difficulty
+    assert [m.id for m in d.modules] == ["general/spelling_words_backwards"]
+    assert d.sources["assigned_by"] == {"description": 4} and d.modules[0].difficulty == "introductory"

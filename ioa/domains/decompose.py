@@ -131,8 +131,8 @@ def parse_skill(reply: str, exercise: str) -> tuple[str, str]:
     phrase = " ".join(phrase.split()[:20])
     if len(content_words(phrase)) < 2:
         return "", "too_short"
-    # A number of the exercise in its "skill" means the teacher described this instance, not a skill.
-    if set(re.findall(r"\d+", phrase)) & set(re.findall(r"\d+", exercise)):
+    # The exercise said again, or a number of it in the "skill": the teacher described no skill.
+    if slug(phrase, 400) == slug(exercise, 400) or set(re.findall(r"\d+", phrase)) & set(re.findall(r"\d+", exercise)):
         return "", "copies_the_task"
     return phrase, ""
 
@@ -229,6 +229,10 @@ def _text(module: SeedModule) -> str:
     return f"{module.id.split('/')[1].replace('_', ' ')}: {module.description}"
 
 
+def _instruction(seed: SeedTask) -> str:
+    return " ".join(seed.instruction.split())[:400]
+
+
 def _examples(seeds: list[SeedTask], limit: int = 6, width: int = 160) -> str:
     return "\n".join(s.question.replace("\n", " ")[:width] for s in seeds[:limit])
 
@@ -246,19 +250,23 @@ def decompose(
         by_category.setdefault(slug(s.category) or "general", []).append(i)
     category_of = {i: cat for cat, idx in by_category.items() for i in idx}
 
-    # 1. per seed, the skill it practises: a one-sentence question a small teacher can answer
-    replies = teacher.run(
+    # 1. per seed, the skill it practises: a one-sentence question a small teacher can answer. The
+    # instruction alone names the skill (its input is the instance, which a small teacher would work
+    # on instead), and seeds sharing an instruction share one question.
+    texts = list(dict.fromkeys(_instruction(s) for s in seeds))
+    unique = teacher.run(
         "describe_skill",
-        [{"exercise": '"' + s.question[:400].replace("\n", " ") + '"'} for s in seeds],
+        [{"exercise": f'"{text}"'} for text in texts],
         round=0,
         node="identify",
         temperature=0.0,
         max_tokens=32,
     )
+    replies = [unique[texts.index(_instruction(s))] for s in seeds]
     phrases: dict[int, str] = {}
     rejected: Counter[str] = Counter()
     for i, reply in enumerate(replies):
-        phrase, why = parse_skill(reply.skill, seeds[i].question) if reply is not None else ("", "no_reply")
+        phrase, why = parse_skill(reply.skill, _instruction(seeds[i])) if reply is not None else ("", "no_reply")
         if phrase:
             phrases[i] = phrase
         else:
@@ -335,7 +343,7 @@ def decompose(
     probes = _split(assignment, order, cfg)
     sources = {
         "budget": {"min": lo, "max": hi},
-        "teacher_replies": sum(r is not None for r in replies),
+        "teacher_replies": sum(r is not None for r in unique),
         "usable_descriptions": len(proposed),
         "rejected_descriptions": dict(rejected),
         "modules_from_teacher": [k for k in order if k in teacher_ids],
