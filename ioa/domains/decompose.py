@@ -4,10 +4,11 @@ A small teacher cannot write a module list in a format (a 135M model continues t
 tasks instead), so the teacher is asked small questions and its near-misses are repaired
 deterministically:
 
-1. Per seed, the teacher says what skill the exercise practises (``describe_skill``): "This
-   exercise is about X". X is the module's description; its name is X's words that tell it apart
-   from the category's other descriptions (``skill_name``), so the id is ``category/name``. A reply
-   without such a phrase is rejected, and the reason counted.
+1. Per distinct seed instruction (its input left out), the teacher says what skill the exercise
+   practises (``describe_skill``): "This exercise is about X". X is the module's description; its
+   name is X's words that tell it apart from the category's other descriptions (``skill_name``),
+   so the id is ``category/name``. A reply without such a phrase, too short, or restating the
+   exercise is rejected, and the reason counted.
 2. Near-duplicates are merged: the same id, or a MiniLM embedding within ``merge_similarity``
    (cosine) of a kept module (Chroma nearest-neighbour query).
 3. A category for which the teacher gave nothing usable gets one fallback module of its own
