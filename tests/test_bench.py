@@ -145,3 +145,40 @@ def test_quick_bench_writes_results_at_equal_budget(tmp_path):
     table = (out_dir / "results.md").read_text()
     assert all(f"| {s} |" in table for s in strategies)
     assert (out_dir / "accuracy_vs_budget.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_killed_bench_leaves_no_worker_behind(tmp_path):
+    """SIGKILL runs no cleanup; the pool workers must notice their parent is gone and exit on their own."""
+    import signal
+    import time
+
+    import psutil
+
+    bench = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ioa",
+            "bench",
+            "--quick",
+            "--strategies",
+            "uniform",
+            "--seeds",
+            "2",
+            "--out",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    parent = psutil.Process(bench.pid)
+    deadline = time.monotonic() + 300
+    workers: list[psutil.Process] = []
+    while len(workers) < 2 and time.monotonic() < deadline and bench.poll() is None:
+        workers = [p for p in parent.children() if "spawn_main" in " ".join(p.cmdline())]
+        time.sleep(0.5)
+    assert len(workers) == 2, "the bench never started its 2 workers"
+    bench.send_signal(signal.SIGKILL)
+    bench.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=30)
+    assert not alive, f"orphaned bench workers: {[p.pid for p in alive]}"

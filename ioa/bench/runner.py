@@ -7,7 +7,9 @@ in any process; each worker uses one torch thread, which is fastest when runs sh
 from __future__ import annotations
 
 import multiprocessing
+import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -104,6 +106,22 @@ def _one_thread() -> None:
     logging.disable_progress_bar()  # a trial saves and loads checkpoints many times; one line per trial is enough
 
 
+def _init_worker(parent: int) -> None:
+    """A trial worker: one torch thread, and an exit as soon as the bench process is gone.
+
+    A bench stopped with SIGTERM or SIGKILL runs no cleanup, and its pool workers would otherwise
+    train on, orphaned, for the rest of their trials.
+    """
+    _one_thread()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _run_all(
     jobs: list[tuple[str, int, float]],
     config: Config,
@@ -120,7 +138,8 @@ def _run_all(
             report(_line(records[-1]))
         return records
     ctx = multiprocessing.get_context("spawn")  # no forked torch state
-    with ProcessPoolExecutor(config.bench.workers, mp_context=ctx, initializer=_one_thread) as pool:
+    pool = ProcessPoolExecutor(config.bench.workers, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),))
+    with pool:
         futures = [pool.submit(run_trial, args[0], s, seed, lr, args[1], args[2]) for s, seed, lr in jobs]
         for future in as_completed(futures):
             records.append(future.result())
