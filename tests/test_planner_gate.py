@@ -1,0 +1,82 @@
+"""The planner's mastery gate is checked at the level the stage taught, not over all levels."""
+
+from __future__ import annotations
+
+import dataclasses
+from types import SimpleNamespace
+
+from ioa.agents.planner import plan_next_step
+from ioa.config import Config
+from ioa.domains import get_domain
+from ioa.graph.context import Services
+from ioa.rundir import RunDir
+from ioa.state import IOAState
+from ioa.traces import Tracer, read_traces
+
+ADD, SUB = "arithmetic/addition", "arithmetic/subtraction"
+
+
+def _plan(tmp_path, state: IOAState) -> tuple[dict, list[dict]]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    svc = Services(
+        config=Config(),
+        run_dir=RunDir(tmp_path),
+        domain=get_domain("arithmetic", 0),
+        teacher=None,  # type: ignore[arg-type]  # the planner never calls the teacher
+        memory=None,  # type: ignore[arg-type]
+        tracer=Tracer(tmp_path / "traces.jsonl"),
+        tokenizer_dir=tmp_path,
+    )
+    update = plan_next_step(state, SimpleNamespace(context=svc))  # type: ignore[arg-type]
+    return update, [e for e in read_traces(tmp_path / "traces.jsonl") if e["kind"] == "decision"]
+
+
+def _taught_addition_at_level_0(level_ratios: list[float]) -> IOAState:
+    """Stage 0 (addition at level 0) was just taught; P_S over all levels is a third of P_T's."""
+    modules = [m.id for m in get_domain("arithmetic", 0).modules]
+    p_teacher = dict.fromkeys(modules, 0.5)
+    p_student = {**dict.fromkeys(modules, 0.0), ADD: 1 / 6}
+    return IOAState(
+        round=1,
+        modules=modules,
+        p_teacher=p_teacher,
+        p_student=p_student,
+        p_student_initial=dict.fromkeys(modules, 0.0),
+        history=[dict.fromkeys(modules, 0.0), p_student],
+        levels={ADD: 0 if level_ratios[0] >= 0.9 else -1},
+        level_ratios={ADD: level_ratios},
+        edges=[(ADD, SUB)],
+        stages=[[ADD], [SUB]],
+        stage_index=0,
+        stage_levels={ADD: 0},
+        focus=[ADD],
+    )
+
+
+def test_a_stage_mastered_at_its_level_advances_although_the_module_is_not_mastered_overall(tmp_path) -> None:
+    update, decisions = _plan(tmp_path, _taught_addition_at_level_0([1.0, 0.0, 0.0]))
+    gate = decisions[0]
+    assert gate["decision"] == "advance"
+    assert gate["ratios"] == {ADD: 1.0} and gate["overall_ratios"] == {ADD: round(1 / 3, 4)}
+    # The next stage teaches subtraction one notch above the student's level there (none yet: level 0).
+    assert (update["mode"], update["focus"], update["stage_index"]) == ("new", [SUB], 1)
+    assert update["stage_levels"] == {SUB: 0}
+
+
+def test_a_stage_below_mastery_at_its_level_gets_a_remedial_round(tmp_path) -> None:
+    update, decisions = _plan(tmp_path, _taught_addition_at_level_0([0.5, 0.0, 0.0]))
+    assert decisions[0]["decision"] == "remedial" and decisions[0]["ratios"] == {ADD: 0.5}
+    assert (update["mode"], update["focus"], update["remedial"]) == ("remedial", [ADD], 1)
+    assert "stage_levels" not in update  # a remedial round keeps the stage's level
+
+
+def test_a_module_that_passed_its_level_is_taught_the_next_level_when_it_comes_back(tmp_path) -> None:
+    state = dataclasses.replace(
+        _taught_addition_at_level_0([1.0, 0.0, 0.0]), stages=[[SUB]], stage_levels={SUB: 0}, focus=[SUB]
+    )
+    state = dataclasses.replace(state, level_ratios={**state.level_ratios, SUB: [1.0, 0.0, 0.0]}, levels={ADD: 0})
+    update, _ = _plan(tmp_path, state)
+    # Subtraction passed at level 0, so the curriculum is re-planned: its first stage holds the top targets
+    # (addition again, and chain sums); addition is now taught at level 1, chain sums at its first level.
+    assert update["focus"] == [ADD, "arithmetic/chain_sum"]
+    assert update["stage_levels"] == {ADD: 1, "arithmetic/chain_sum": 0}
