@@ -63,12 +63,13 @@ def train_from_file(cfg: Config, data: Path, out: Path) -> TrainResult:
             print(f"step {step}/{total} loss {loss:.4f}", file=sys.stderr, flush=True)
 
     result = train_student(student, examples, cfg.training, out, progress=report)
-    print(
+    # One write with its newline: print() writes the text and the newline separately, and two ranks sharing
+    # stderr then interleave their lines.
+    sys.stderr.write(
         f"rank {state.process_index} of {state.num_processes} on {state.device} ({state.backend or 'no backend'}): "
-        f"{result.steps} steps",
-        file=sys.stderr,
-        flush=True,
+        f"{result.steps} steps\n"
     )
+    sys.stderr.flush()
     if state.is_main_process:
         print(json.dumps(asdict(result)), flush=True)
     return result
