@@ -17,6 +17,7 @@ from ioa.student_train.export import export_run_student, export_student
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
+
 @pytest.fixture(scope="module")
 def trained_tiny(tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Student, Path]:
     """The tiny from-scratch student after enough steps to answer the sums in more than one way."""

@@ -106,6 +106,7 @@ def test_gradient_checkpointing_gives_the_same_training(
     checkpointed = load_student(base.model_copy(update={"gradient_checkpointing": True}), tokenizer_dir, training=cfg)
     a = train_student(plain, SUMS, cfg, tmp_path / "a")
     b = train_student(checkpointed, SUMS, cfg, tmp_path / "b")
+
     def inner(student: Student) -> torch.nn.Module:
         return student.model.get_base_model() if student.finetune == "lora" else student.model
 

@@ -61,11 +61,7 @@ class CappedTeacher:
         if name != "worked_solution":
             return self.inner.run(name, inputs, round=round, node=node, on_done=on_done, **options)
         allowed = list(inputs[: max(0, self.budget - self.spent)])
-        out = (
-            self.inner.run(name, allowed, round=round, node=node, on_done=on_done, **options)
-            if allowed
-            else []
-        )
+        out = self.inner.run(name, allowed, round=round, node=node, on_done=on_done, **options) if allowed else []
         self.spent += len(allowed)
         self.by_round[round] = self.spent
         for _ in inputs[len(allowed) :]:
