@@ -2,25 +2,53 @@
 
 DSPy's ChatAdapter frames each field with ``[[ ## name ## ]]`` markers and a page of
 format rules; a 135M-parameter teacher echoes the rules instead of answering. This
-adapter asks for ``name: value`` lines only, and repairs the commonest slip (an answer
-with no label) when exactly one output field is missing. Large teachers follow it too.
+adapter asks for ``name: value`` lines only, and repairs the commonest slips: an answer
+with no label when exactly one output field is missing, and a worked solution written as
+unlabelled lines (often a single one, ``25% of 80 is 0.25 * 80 = 20.``). A repair only
+fills the fields; whether the answer is right stays the verifier's call. Each repair is
+reported to ``on_repair`` so that the teacher client can count it. Large teachers follow
+the format too.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import dspy
 from dspy.utils.exceptions import AdapterParseError
+
+# The output fields of a worked solution: the working, then the result it reaches.
+_DERIVATION = ("steps", "answer")
+# The links of an equality chain. A derivation written on one line ("25% of 80 is 0.25 * 80 = 20.")
+# ends with what it evaluates to, so the chain's last member is its final answer; the last number
+# would cut "3/4" to "4", and the whole line would hand the verifier every intermediate value too.
+_EQUALS = re.compile(r"=|\sis\s", re.I)
 
 
 def _label(name: str) -> str:
     return name.replace("_", " ")
 
 
+def derived_answer(line: str) -> str:
+    """The last member of the equality chain on ``line`` without its full stop; "" when the line has no chain."""
+    *chain, last = _EQUALS.split(line)
+    return last.strip().rstrip(".").strip() if chain else ""
+
+
 class PlainAdapter(dspy.Adapter):
-    """Formats signatures as short labelled lines and parses them back."""
+    """Formats signatures as short labelled lines and parses them back.
+
+    ``on_repair`` is called with how a reply was repaired: ``unlabelled`` (a missing field
+    filled with the unlabelled text), ``split`` (no label: the last line is the answer, the
+    lines before it the steps) or ``derivation`` (no label: every line is a step and the
+    answer is the last line's result).
+    """
+
+    def __init__(self, on_repair: Callable[[str], None] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.on_repair = on_repair
 
     def format_field_description(self, signature: type[dspy.Signature]) -> str:
         return ""
@@ -83,20 +111,37 @@ class PlainAdapter(dspy.Adapter):
         parsed = {name: "\n".join(lines).strip() for name, lines in fields.items()}
         missing = [name for name in signature.output_fields if not parsed.get(name)]
         leftover = "\n".join(unlabeled).strip()
+        repair = ""
         if missing and leftover and len(missing) == len(signature.output_fields):
-            # No label at all: the last line is the last field (the answer), the rest the first.
-            *body, last = leftover.splitlines()
-            if len(missing) == 1:
-                parsed[missing[0]] = leftover
-            elif len(missing) == 2 and body:
-                parsed[missing[0]], parsed[missing[1]] = "\n".join(body).strip(), last.strip()
-            missing = [name for name in signature.output_fields if not parsed.get(name)]
+            repair = self._fill_unlabelled(signature, leftover, parsed)
         elif len(missing) == 1 and leftover:
-            parsed[missing[0]] = leftover
-            missing = []
+            parsed[missing[0]], repair = leftover, "unlabelled"
+        missing = [name for name in signature.output_fields if not parsed.get(name)]
         if missing:
             raise AdapterParseError(
                 adapter_name="PlainAdapter", signature=signature, lm_response=completion, parsed_result=parsed
             )
+        if repair and self.on_repair is not None:
+            self.on_repair(repair)
         # Every teacher output field is text (ioa.signatures), so no type coercion is needed.
         return {name: parsed[name] for name in signature.output_fields}
+
+    @staticmethod
+    def _fill_unlabelled(signature: type[dspy.Signature], text: str, parsed: dict[str, str]) -> str:
+        """Fields from a reply without any label, in ``parsed``; how it was done, or "" when it cannot be."""
+        outputs = list(signature.output_fields)
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        *body, last = lines
+        if len(outputs) == 1:
+            parsed[outputs[0]] = text
+            return "unlabelled"
+        if tuple(outputs) == _DERIVATION and (answer := derived_answer(last)):
+            # The working ends in its result; all of it is the steps (the adapter keeps the lines that reach
+            # the verified answer). A last line with no "=" or "is" derives nothing and is left to the split
+            # below; alone (a bare "12", an apology) it is refused: no working to teach, and a re-ask may give one.
+            parsed["steps"], parsed["answer"] = "\n".join(lines), answer
+            return "derivation"
+        if len(outputs) == 2 and body:
+            parsed[outputs[0]], parsed[outputs[1]] = "\n".join(body), last
+            return "split"
+        return ""

@@ -59,6 +59,7 @@ class TeacherStats:
     completion_tokens: int = 0
     cache_hits: int = 0
     parse_failures: int = 0
+    repaired: int = 0
     dropped: int = 0
     failed_requests: int = 0
     retries: int = 0
@@ -77,6 +78,7 @@ class _ItemLog:
     calls: list[CallRecord] = field(default_factory=list)
     faults: Counter[str] = field(default_factory=Counter)
     retries: int = 0
+    repair: str | None = None
 
 
 _local = threading.local()
@@ -240,8 +242,10 @@ class Teacher:
 
     A transient HTTP fault is retried (``max_retries``) and then the item is recorded as failed;
     an answer that does not parse is asked again (``parse_retries``) and then dropped. Neither
-    ever stops the run. Each item attempt is one trace event carrying its calls, tokens, cache
-    hits and faults, so ``traces.jsonl`` is the run's teacher ledger (``ioa.teacher_ledger``).
+    ever stops the run. An answer that parses only after the adapter's repair of missing labels
+    is counted as ``repaired``, and its trace event names the repair. Each item attempt is one
+    trace event carrying its calls, tokens, cache hits and faults, so ``traces.jsonl`` is the
+    run's teacher ledger (``ioa.teacher_ledger``).
     """
 
     agent = "teacher"
@@ -267,7 +271,7 @@ class Teacher:
             temperature=cfg.temperature,
             max_tokens=cfg.max_tokens,
         )
-        self.adapter = PlainAdapter()
+        self.adapter = PlainAdapter(on_repair=self._repaired)
         files = check_programs(cfg.programs)
         self.programs: dict[str, dspy.Predict] = {}
         for name, signature in PROGRAMS.items():
@@ -285,6 +289,12 @@ class Teacher:
             self.stats.calls += 1
             self.stats.prompt_tokens += record.prompt_tokens
             self.stats.completion_tokens += record.completion_tokens
+
+    def _repaired(self, how: str) -> None:
+        """The adapter filled this item's fields from a reply that missed its labels (``PlainAdapter``)."""
+        _item_log().repair = how
+        with self._lock:
+            self.stats.repaired += 1
 
     def _fault(self, fault: Fault, retrying: bool) -> None:
         with self._lock:
@@ -414,6 +424,7 @@ class Teacher:
             cache_hits=len(log.calls) - len(paid),
             faults=dict(log.faults),
             retries=log.retries,
+            repair=log.repair,
             inputs={k: clip(str(v)) for k, v in item.items()},
             prompt=clip(last.prompt) if last else "",
             raw_output=clip(last.output) if last else "",

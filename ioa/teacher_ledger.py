@@ -18,7 +18,7 @@ _SUMMED = (*_COUNTED, "retries")
 
 
 def teacher_summary(events: list[dict[str, Any]], cfg: TeacherConfig) -> dict[str, Any]:
-    """Totals, faults, failed items, and calls and tokens per round and per requesting agent."""
+    """Totals, faults, failed and repaired items, and calls and tokens per round and per requesting agent."""
     requests = [e for e in events if e.get("agent") == "teacher" and "item" in e]
     totals: Counter[str] = Counter()
     faults: Counter[str] = Counter()
@@ -34,9 +34,12 @@ def teacher_summary(events: list[dict[str, Any]], cfg: TeacherConfig) -> dict[st
         last[e["item"]] = e
     kinds = Counter(e["kind"] for e in requests)
     failed = [e for e in last.values() if e["kind"] == "request_failed"]
+    # Items obtained only through the adapter's repair of a reply that missed its labels, by kind of repair.
+    repairs = Counter(e["repair"] for e in last.values() if e["kind"] == "completion" and e.get("repair"))
     summary: dict[str, Any] = {
         **{k: totals[k] for k in _COUNTED},
         "parse_failures": kinds["parse_failure"],
+        "repaired": dict(sorted(repairs.items())),
         "failed_requests": kinds["request_failed"],
         "dropped": sum(e["kind"] != "completion" for e in last.values()),
         "retries": totals["retries"],

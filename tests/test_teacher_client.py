@@ -11,6 +11,7 @@ from ioa.config import TeacherConfig
 from ioa.prompt_format import PlainAdapter
 from ioa.signatures import AnswerProbe, WriteWorkedSolution
 from ioa.teacher_client import Teacher
+from ioa.teacher_ledger import teacher_summary
 from ioa.traces import Tracer, read_traces
 
 
@@ -23,13 +24,14 @@ def test_labelled_answers_parse(tmp_path):
     teacher = make_teacher(["steps: 3 + 4 = 7\nanswer: 7"], tmp_path)
     [pred] = teacher.run("worked_solution", [{"skill": "add", "exercise": "What is 3 + 4?"}], round=1, node="teach")
     assert pred.steps == "3 + 4 = 7" and pred.answer == "7"
-    assert teacher.stats.calls == 1 and teacher.stats.dropped == 0
+    assert teacher.stats.calls == 1 and teacher.stats.dropped == 0 and teacher.stats.repaired == 0
 
 
 def test_chatty_answer_is_repaired(tmp_path):
     teacher = make_teacher(["Let me add.\n3 + 4 = 7\n\nSo, the answer is 7."], tmp_path)
     [pred] = teacher.run("worked_solution", [{"skill": "add", "exercise": "What is 3 + 4?"}], round=1, node="teach")
     assert pred.answer == "7." and "3 + 4 = 7" in pred.steps
+    assert teacher.stats.repaired == 1  # the steps had no label
 
 
 def test_single_field_unlabelled_text_fills_it(tmp_path):
@@ -39,11 +41,12 @@ def test_single_field_unlabelled_text_fills_it(tmp_path):
 
 
 def test_unparseable_answer_is_retried_then_dropped_and_counted(tmp_path):
-    # One unlabelled line cannot fill two fields (steps and answer).
+    # One unlabelled line that derives nothing (no "=" or "is") cannot fill two fields (steps and answer).
     teacher = make_teacher(["I cannot help with that.", "Sorry."], tmp_path, parse_retries=1)
     out = teacher.run("worked_solution", [{"skill": "add", "exercise": "What is 1 + 1?"}], round=1, node="teach")
     assert out == [None]
     assert teacher.stats.parse_failures == 2 and teacher.stats.dropped == 1 and teacher.stats.calls == 2
+    assert teacher.stats.repaired == 0
     events = read_traces(tmp_path / "traces.jsonl")
     assert [e["kind"] for e in events] == ["parse_failure", "parse_failure"]
     assert all(e["agent"] == "teacher" and e["node"] == "teach" and e["round"] == 1 for e in events)
@@ -78,3 +81,16 @@ def test_unlabelled_two_field_answer_splits_body_and_last_line(tmp_path):
     teacher = make_teacher(["First add the ones.\n3 + 4 = 7\n7"], tmp_path)
     [pred] = teacher.run("worked_solution", [{"skill": "add", "exercise": "What is 3 + 4?"}], round=1, node="teach")
     assert pred.steps == "First add the ones.\n3 + 4 = 7" and pred.answer == "7"
+
+
+def test_one_line_worked_solution_is_repaired_counted_and_traced(tmp_path):
+    # What the embedded 135M teacher writes; the first reply derives nothing and is asked again.
+    teacher = make_teacher(["Sorry.", "25% of 80 is 0.25 * 80 = 20."], tmp_path, parse_retries=1)
+    item = {"skill": "percent", "exercise": "What is 25% of 80?"}
+    [pred] = teacher.run("worked_solution", [item], round=1, node="teach")
+    assert pred.steps == "25% of 80 is 0.25 * 80 = 20." and pred.answer == "20"
+    assert teacher.stats.parse_failures == 1 and teacher.stats.repaired == 1 and teacher.stats.dropped == 0
+    events = read_traces(tmp_path / "traces.jsonl")
+    assert [(e["kind"], e["repair"]) for e in events] == [("parse_failure", None), ("completion", "derivation")]
+    summary = teacher_summary(events, TeacherConfig())
+    assert summary["repaired"] == {"derivation": 1} and summary["parse_failures"] == 1 and summary["dropped"] == 0
