@@ -41,6 +41,9 @@ def test_read_examples_reports_the_bad_line(tmp_path: Path) -> None:
     bad.write_text('{"prompt": "a", "target": "b"}\n\n{"prompt": "a"}\n')
     with pytest.raises(UsageError, match=r"bad.jsonl:3: expected"):
         read_examples(bad)
+    bad.write_text('{"prompt": "a", "target": "b"}\n\n{"prompt": "a",\n')
+    with pytest.raises(UsageError, match=r"bad.jsonl:3: not valid JSON"):
+        read_examples(bad)
     with pytest.raises(UsageError, match="does not exist"):
         read_examples(tmp_path / "missing.jsonl")
 

@@ -10,13 +10,13 @@ before anything is written.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ioa.errors import UsageError
+from ioa.jsonl import numbered_json_lines
 from ioa.metrics import KINDS, Kind
 
 
@@ -90,19 +90,13 @@ def load_seeds(path: str | Path) -> list[SeedTask]:
     """Every task of a seed file, or a UsageError naming ``file:line`` and the problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        rows = list(numbered_json_lines(path))
     except FileNotFoundError as exc:
         raise UsageError(f"{path}: seed file not found") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read seed file: {exc}") from exc
     tasks: list[SeedTask] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            row = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{path}:{number}: not valid JSON ({exc.msg}, column {exc.colno})") from exc
+    for number, row in rows:
         if not isinstance(row, dict):
             raise UsageError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
         if "line" in row:

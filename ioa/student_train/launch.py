@@ -18,6 +18,7 @@ from accelerate import PartialState
 
 from ioa.config import Config
 from ioa.errors import UsageError
+from ioa.jsonl import numbered_json_lines
 from ioa.student_train.model import check_source, load_student, resolve_device
 from ioa.student_train.train import Example, TrainResult, train_student
 
@@ -27,13 +28,7 @@ def read_examples(path: Path) -> list[Example]:
     if not path.is_file():
         raise UsageError(f"training data {path} does not exist")
     examples = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{path}:{n}: not JSON ({exc.msg})") from exc
+    for n, row in numbered_json_lines(path):
         if not (isinstance(row, dict) and isinstance(row.get("prompt"), str) and isinstance(row.get("target"), str)):
             raise UsageError(f'{path}:{n}: expected {{"prompt": "...", "target": "..."}}')
         examples.append(Example(prompt=row["prompt"], target=row["target"]))
