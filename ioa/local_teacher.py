@@ -30,18 +30,13 @@ from ioa.errors import IOAError, RuntimeFailure
 TEACHER_FOLDER_PREFIX = "smollm2-135m-instruct"
 MARKER = ".ioa-complete.json"
 
-# Runs in the server process. A watchdog ends it once its parent is gone, so a parent killed
-# with SIGKILL (where atexit never runs) leaves no orphan server. PR_SET_PDEATHSIG would tie the
-# server to the starting *thread*, which may be a short-lived worker thread, hence the polling.
+# Runs in the server process. It ends with its parent (``ioa.lifetime``), so a parent killed
+# with SIGKILL (where atexit never runs) leaves no orphan server.
 # `app()` rather than `main()`: main() first asks PyPI for a newer transformers.
 _SERVE_BOOTSTRAP = """\
-import os, sys, threading, time
-parent = int(sys.argv.pop(1))
-def _watch():
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(1)
-threading.Thread(target=_watch, daemon=True).start()
+import sys
+from ioa.lifetime import exit_with_parent
+exit_with_parent(int(sys.argv.pop(1)))
 from transformers.cli.transformers import app
 sys.exit(app())
 """

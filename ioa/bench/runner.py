@@ -9,7 +9,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -21,6 +20,7 @@ from ioa.bench.oracle import OracleTeacher, TaskBook
 from ioa.bench.strategies import STRATEGIES
 from ioa.bench.trial import CappedTeacher, Trial
 from ioa.config import Config
+from ioa.lifetime import exit_with_parent
 
 TUNE_SEED = 100
 """The seed of the learning-rate search: never an evaluation seed (those are 0 .. seeds-1)."""
@@ -113,13 +113,7 @@ def _init_worker(parent: int) -> None:
     train on, orphaned, for the rest of their trials.
     """
     _one_thread()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
+    exit_with_parent(parent)
 
 
 def _run_all(
