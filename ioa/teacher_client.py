@@ -70,6 +70,11 @@ class TeacherStats:
         return flat | {f"fault_{kind}": self.faults.get(kind, 0) for kind in FAULT_KINDS}
 
 
+def usage_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, float]:
+    """The teacher counters that changed between two snapshots, keyed for the state's ``usage`` reducer."""
+    return {f"teacher_{k}": after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+
+
 @dataclass
 class _ItemLog:
     """What one item's attempt cost, gathered in its worker thread for its trace event."""
@@ -307,8 +312,7 @@ class Teacher:
 
     def usage_since(self, before: dict[str, int]) -> dict[str, float]:
         """Counters added since ``before``, keyed for the state's ``usage`` reducer."""
-        after = self.snapshot()
-        return {f"teacher_{k}": after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+        return usage_delta(before, self.snapshot())
 
     def instructions(self, name: str) -> str:
         return self.programs[name].signature.instructions

@@ -17,7 +17,7 @@ from typing import Any
 import dspy
 
 from ioa.domains.base import Domain, ModuleSpec, Task
-from ioa.teacher_client import TeacherStats
+from ioa.teacher_client import TeacherStats, usage_delta
 
 
 class TaskBook:
@@ -137,8 +137,7 @@ class OracleTeacher:
         return self.stats.as_dict()
 
     def usage_since(self, before: dict[str, int]) -> dict[str, float]:
-        after = self.snapshot()
-        return {f"teacher_{k}": after[k] - before[k] for k in after if after[k] != before[k]}
+        return usage_delta(before, self.snapshot())
 
     def run(
         self,
