@@ -185,6 +185,11 @@ class RulesConfig(_Section):
     tau_zpd: float = Field(0.15, gt=0, description="Largest relative jump of student score between stages.")
     tau_mastery: float = Field(0.9, gt=0, le=1, description="Mastery gate: min P_S/P_T over the stage.")
     max_remedial: int = Field(5, ge=0, description="Remedial rounds before a stage is recorded as stuck.")
+    retry_stuck: bool = Field(
+        True,
+        description="When every other deficient module is mastered or stuck, stuck modules get another turn "
+        "instead of the run finishing with budget unspent.",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> RulesConfig:

@@ -16,10 +16,10 @@ from ioa.traces import Tracer, read_traces
 ADD, SUB = "arithmetic/addition", "arithmetic/subtraction"
 
 
-def _plan(tmp_path, state: IOAState) -> tuple[dict, list[dict]]:
+def _plan(tmp_path, state: IOAState, config: Config | None = None) -> tuple[dict, list[dict]]:
     tmp_path.mkdir(parents=True, exist_ok=True)
     svc = Services(
-        config=Config(),
+        config=config or Config(),
         run_dir=RunDir(tmp_path),
         domain=get_domain("arithmetic", 0),
         teacher=None,  # type: ignore[arg-type]  # the planner never calls the teacher
@@ -80,3 +80,34 @@ def test_a_module_that_passed_its_level_is_taught_the_next_level_when_it_comes_b
     # (addition again, and chain sums); addition is now taught at level 1, chain sums at its first level.
     assert update["focus"] == [ADD, "arithmetic/chain_sum"]
     assert update["stage_levels"] == {ADD: 1, "arithmetic/chain_sum": 0}
+
+
+def _only_subtraction_left_and_stuck() -> IOAState:
+    """Every module but subtraction is mastered; subtraction was recorded stuck in an earlier stage."""
+    modules = [m.id for m in get_domain("arithmetic", 0).modules]
+    p_teacher = dict.fromkeys(modules, 0.5)
+    p_student = {**p_teacher, SUB: 0.0}
+    return IOAState(
+        round=3,
+        modules=modules,
+        p_teacher=p_teacher,
+        p_student=p_student,
+        p_student_initial=dict.fromkeys(modules, 0.0),
+        history=[p_student],
+        edges=[(ADD, SUB)],
+        stuck=[SUB],
+    )
+
+
+def test_stuck_modules_get_another_turn_when_nothing_else_is_left(tmp_path) -> None:
+    update, decisions = _plan(tmp_path, _only_subtraction_left_and_stuck())
+    assert [d["decision"] for d in decisions] == ["retry_stuck", "teach"]
+    assert decisions[0]["stuck"] == [SUB]
+    assert update["next"] == "teach" and update["focus"] == [SUB] and update["stage_levels"] == {SUB: 0}
+
+
+def test_without_retry_the_run_finishes_with_the_stuck_module_untaught(tmp_path) -> None:
+    config = Config.model_validate({"rules": {"retry_stuck": False}})
+    update, decisions = _plan(tmp_path, _only_subtraction_left_and_stuck(), config)
+    assert update["next"] == "finish"
+    assert decisions[-1]["reason"] == "no deficient module left to teach"

@@ -102,6 +102,25 @@ def _stage_ratios(state: IOAState, stage: list[str]) -> dict[str, float]:
     return out
 
 
+def _retry_stuck(state: IOAState, svc: Services, stuck: set[str]) -> tuple[list[list[str]], list[tuple[str, str]]]:
+    """Give stuck modules another turn once nothing else is left to teach.
+
+    A stage is stuck when the student made too little progress within the remedial cap; since then it
+    has learnt other modules, and a budget left unspent teaches it nothing.
+    """
+    svc.tracer.event(
+        round=state.round,
+        node="plan",
+        agent=AGENT,
+        kind="decision",
+        summary=f"retry stuck {sorted(stuck)}: nothing else is left to teach",
+        decision="retry_stuck",
+        reason="every other module is mastered or stuck, and budget is left",
+        stuck=sorted(stuck),
+    )
+    return build_curriculum(state, svc, exclude=set())
+
+
 def _finish(svc: Services, state: IOAState, reason: str, **numbers: Any) -> dict[str, Any]:
     svc.tracer.event(
         round=state.round,
@@ -174,7 +193,10 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
         if index >= len(stages):
             if rebuilt:
                 break
-            stages, edges = build_curriculum(state, svc, exclude=set(state.stuck) | set(stuck))
+            excluded = set(state.stuck) | set(stuck)
+            stages, edges = build_curriculum(state, svc, exclude=excluded)
+            if not stages and excluded and cfg.retry_stuck:
+                stages, edges = _retry_stuck(state, svc, excluded)
             index, rebuilt = 0, True
             continue
         todo = [
