@@ -57,6 +57,27 @@ def test_prompt_uses_chat_template_with_short_system_turn(tokenizer_dir: Path) -
     assert student.tokenizer.padding_side == "left" and student.tokenizer.pad_token is not None
 
 
+def test_loss_on_aligned_targets_equals_per_example_cross_entropy(tokenizer_dir: Path) -> None:
+    """The batched loss (left-padded prompts, logits at target columns only) is the plain mean over target tokens."""
+    from ioa.student_train.train import Example, _collate, _encode, _loss
+
+    student = load_student(StudentConfig(**TINY), tokenizer_dir)
+    examples = [Example("Calculate 1 + 6.", "1 + 6 = 7\nAnswer: 7"), Example("What is 12 - 30 + 4?", "Answer: -14")]
+    rows = _encode(student, examples, max_len=96)
+    assert rows[0][1] != rows[1][1] and len(rows[0][0]) - rows[0][1] != len(rows[1][0]) - rows[1][1]
+    with torch.no_grad():
+        batched = _loss(student.model, _collate(rows, student.tokenizer.pad_token_id))
+        token_losses = []
+        for ids, prompt_len in rows:  # each example alone: no padding, every logit computed
+            logits = student.model(input_ids=torch.tensor([ids])).logits[0]
+            token_losses.append(
+                torch.nn.functional.cross_entropy(
+                    logits[prompt_len - 1 : -1], torch.tensor(ids[prompt_len:]), reduction="none"
+                )
+            )
+    assert torch.allclose(batched, torch.cat(token_losses).mean(), atol=1e-5)
+
+
 # --- training, generation, checkpoints (one trained student shared) -----------------
 
 

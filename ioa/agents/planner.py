@@ -85,7 +85,7 @@ def _ratios(state: IOAState, modules: list[str]) -> dict[str, float]:
     return {k: round(rules.mastery_ratio(state.p_teacher[k], state.p_student[k]), 4) for k in modules}
 
 
-def _stage_ratios(state: IOAState, stage: list[str]) -> dict[str, float]:
+def _stage_ratios(state: IOAState, stage: list[str], levels: dict[str, int]) -> dict[str, float]:
     """What the mastery gate compares with tau_mastery: each module's P_S/P_T at the level the stage taught it.
 
     Gating on the taught level makes a stage one small ZPD step (Bloom's unit); the module's higher
@@ -95,7 +95,7 @@ def _stage_ratios(state: IOAState, stage: list[str]) -> dict[str, float]:
     overall = _ratios(state, stage)
     out = {}
     for k in stage:
-        level = state.stage_levels.get(k)
+        level = levels.get(k)
         per_level = state.level_ratios.get(k, [])
         at_level = per_level[level] if level is not None and level < len(per_level) else 0.0
         out[k] = max(at_level, overall[k])
@@ -108,30 +108,33 @@ def _retry_stuck(state: IOAState, svc: Services, stuck: set[str]) -> tuple[list[
     A stage is stuck when the student made too little progress within the remedial cap; since then it
     has learnt other modules, and a budget left unspent teaches it nothing.
     """
-    svc.tracer.event(
-        round=state.round,
-        node="plan",
-        agent=AGENT,
-        kind="decision",
-        summary=f"retry stuck {sorted(stuck)}: nothing else is left to teach",
-        decision="retry_stuck",
-        reason="every other module is mastered or stuck, and budget is left",
+    _decision(
+        svc,
+        state,
+        "retry_stuck",
+        f"retry stuck {sorted(stuck)}: nothing else is left to teach",
+        "every other module is mastered or stuck, and budget is left",
         stuck=sorted(stuck),
     )
     return build_curriculum(state, svc, exclude=set())
 
 
-def _finish(svc: Services, state: IOAState, reason: str, **numbers: Any) -> dict[str, Any]:
+def _decision(svc: Services, state: IOAState, decision: str, summary: str, reason: str, **numbers: Any) -> None:
+    """Trace one planner decision with its reason and the numbers behind it."""
     svc.tracer.event(
         round=state.round,
         node="plan",
         agent=AGENT,
         kind="decision",
-        summary=f"finish: {reason}",
-        decision="finish",
+        summary=summary,
+        decision=decision,
         reason=reason,
         **numbers,
     )
+
+
+def _finish(svc: Services, state: IOAState, reason: str, **numbers: Any) -> dict[str, Any]:
+    _decision(svc, state, "finish", f"finish: {reason}", reason, **numbers)
     svc.progress.node("plan", state.round, f"finish: {reason}")
     return {"next": "finish"}
 
@@ -155,15 +158,15 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
     stages, index, edges = state.stages, state.stage_index, state.edges
     stuck: list[str] = []
     if stages:  # a stage was just taught, trained and diagnosed: gate it
-        ratios = _stage_ratios(state, stages[index])
-        decision = rules.gate(ratios, state.remedial, cfg.tau_mastery, cfg.max_remedial)
-        svc.tracer.event(
-            round=state.round,
-            node="plan",
-            agent=AGENT,
-            kind="decision",
-            summary=f"stage {index} {stages[index]}: {decision.action} ({decision.reason})",
-            decision=decision.action,
+        ratios = _stage_ratios(state, stages[index], state.stage_levels)
+        before = state.gate_before if cfg.stall_is_stuck else None
+        decision = rules.gate(ratios, state.remedial, cfg.tau_mastery, cfg.max_remedial, before)
+        _decision(
+            svc,
+            state,
+            decision.action,
+            f"stage {index} {stages[index]}: {decision.action} ({decision.reason})",
+            decision.reason,
             stage=stages[index],
             weak=decision.weak,
             min_ratio=decision.min_ratio,
@@ -173,7 +176,7 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
             tau_mastery=cfg.tau_mastery,
             remedial_rounds=state.remedial,
             max_remedial=cfg.max_remedial,
-            reason=decision.reason,
+            gate_before=before,
         )
         if decision.action == "remedial":
             svc.progress.node("plan", state.round, f"remedial round {state.remedial + 1} for {decision.weak}")
@@ -182,6 +185,7 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
                 "mode": "remedial",
                 "focus": decision.weak,
                 "remedial": state.remedial + 1,
+                "gate_before": decision.min_ratio,
                 "teach_attempts": 0,
             }
         if decision.action == "stuck":
@@ -203,14 +207,12 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
             k for k in stages[index] if rules.mastery_ratio(state.p_teacher[k], state.p_student[k]) < cfg.tau_mastery
         ]
         if not todo:
-            svc.tracer.event(
-                round=state.round,
-                node="plan",
-                agent=AGENT,
-                kind="decision",
-                summary=f"skip stage {index} {stages[index]}: already mastered",
-                decision="skip",
-                reason=f"every module of stage {index} is at or above the mastery gate ({cfg.tau_mastery:.2f})",
+            _decision(
+                svc,
+                state,
+                "skip",
+                f"skip stage {index} {stages[index]}: already mastered",
+                f"every module of stage {index} is at or above the mastery gate ({cfg.tau_mastery:.2f})",
                 stage=stages[index],
                 ratios=_ratios(state, stages[index]),
                 tau_mastery=cfg.tau_mastery,
@@ -219,14 +221,12 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
             specs = {m.id: m for m in svc.domain.modules}
             levels = {k: rules.next_difficulty(state.levels.get(k, -1), specs[k].levels) for k in todo}
             svc.progress.node("plan", state.round, f"stage {index} of {len(stages)}: teach {levels} (module: level)")
-            svc.tracer.event(
-                round=state.round,
-                node="plan",
-                agent=AGENT,
-                kind="decision",
-                summary=f"teach stage {index} {stages[index]}: unmastered {todo} at levels {levels}",
-                decision="teach",
-                reason=f"{len(todo)} of {len(stages[index])} modules of stage {index} below the mastery gate "
+            _decision(
+                svc,
+                state,
+                "teach",
+                f"teach stage {index} {stages[index]}: unmastered {todo} at levels {levels}",
+                f"{len(todo)} of {len(stages[index])} modules of stage {index} below the mastery gate "
                 f"(ratio < {cfg.tau_mastery:.2f})" + ("; curriculum re-planned" if rebuilt else ""),
                 stage=stages[index],
                 stage_index=index,
@@ -244,6 +244,7 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
                 "stages": stages,
                 "stage_index": index,
                 "stage_levels": levels,
+                "gate_before": min(_stage_ratios(state, stages[index], levels).values()),
                 "stuck": stuck,
                 "edges": edges,
                 "teach_attempts": 0,

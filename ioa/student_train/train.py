@@ -96,17 +96,25 @@ def _encode(student: Student, examples: list[Example], max_len: int) -> list[tup
 
 
 def _collate(rows: list[tuple[list[int], int]], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-padded batch; labels are IGNORE on prompt and padding so only target tokens are learned."""
-    width = max(len(ids) for ids, _ in rows)
+    """Prompts left-padded and targets right-padded, so every row's target starts in the same column.
+
+    Labels are IGNORE on prompt and padding positions, so only target tokens are learned. The aligned
+    targets let the loss compute logits for the target columns alone (see ``_loss``).
+    """
+    prompt_width = max(prompt_len for _, prompt_len in rows)
+    width = prompt_width + max(len(ids) - prompt_len for ids, prompt_len in rows)
     input_ids = torch.full((len(rows), width), pad_id)
     attention = torch.zeros((len(rows), width), dtype=torch.long)
     labels = torch.full((len(rows), width), IGNORE)
     for r, (ids, prompt_len) in enumerate(rows):
-        input_ids[r, : len(ids)] = torch.tensor(ids)
-        attention[r, : len(ids)] = 1
+        start = prompt_width - prompt_len
+        input_ids[r, start : start + len(ids)] = torch.tensor(ids)
+        attention[r, start : start + len(ids)] = 1
         # Labels by position, not by pad id: eos doubles as pad and must be learned where it ends an answer.
-        labels[r, prompt_len : len(ids)] = torch.tensor(ids[prompt_len:])
-    return {"input_ids": input_ids, "attention_mask": attention, "labels": labels}
+        labels[r, prompt_width : start + len(ids)] = torch.tensor(ids[prompt_len:])
+    # Positions count real tokens only, as in generation: left padding must not shift absolute positions.
+    positions = (attention.cumsum(dim=1) - 1).clamp(min=0)
+    return {"input_ids": input_ids, "attention_mask": attention, "position_ids": positions, "labels": labels}
 
 
 def _lr_at(step: int, total: int, lr: float) -> float:
@@ -121,15 +129,18 @@ def _lr_at(step: int, total: int, lr: float) -> float:
 def _loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Mean cross-entropy over target tokens."""
     labels = batch["labels"]
-    # Logits only from the first position that predicts a target token: with a 49k vocabulary
-    # the output layer dominates a tiny model's compute, and prompt positions carry no loss.
-    first = int((labels != IGNORE).float().argmax(dim=1).min()) - 1
-    keep = labels.shape[1] - first
+    prompt_width = int((labels != IGNORE).any(dim=0).float().argmax())
+    # Logits only at the positions that predict a target token (position i predicts token i+1): with a
+    # 49k vocabulary the output layer dominates a tiny model's compute, and prompt positions carry no loss.
+    predicting = torch.arange(prompt_width - 1, labels.shape[1] - 1, device=labels.device)
     logits = model(
-        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep, use_cache=False
+        input_ids=batch["input_ids"],
+        attention_mask=batch["attention_mask"],
+        position_ids=batch["position_ids"],
+        logits_to_keep=predicting,
+        use_cache=False,
     ).logits
-    # Position i predicts token i+1: drop the last logit, shift the labels.
-    logits, targets = logits[:, :-1], labels[:, first + 1 :]
+    targets = labels[:, prompt_width:]
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), ignore_index=IGNORE)
 
 
