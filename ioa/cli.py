@@ -148,6 +148,9 @@ def bench(
 ) -> None:
     """Prove the pedagogy: IOA against distillation baselines at equal teacher budget, on held-out probes.
 
+    Each finished trial is saved to OUT/trials.jsonl: after a stop, the same command resumes.
+    More --seeds or --strategies in the same OUT run only the new trials.
+
     [bold]Examples[/]
 
       ioa bench --out bench/default

@@ -9,17 +9,22 @@ from typing import Any
 
 from ioa.bench.results import write_results
 from ioa.bench.runner import run_bench
+from ioa.bench.trial_log import TrialLog
 from ioa.config import Config
 
 
 def bench(config: Config, out: Path, report: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run the benchmark with ``config.bench`` and write OUT/results.{json,md} and the plot."""
+    """Run the benchmark with ``config.bench`` and write OUT/results.{json,md} and the plot.
+
+    Each finished trial goes to OUT/trials.jsonl at once, so the same command after a stop resumes.
+    """
     from ioa.local_teacher import ensure_teacher_folder
     from ioa.progress import RunProgress
 
+    out.mkdir(parents=True, exist_ok=True)
+    log = TrialLog.open(out, config)
     # The tiny student speaks the bundled teacher's tokenizer, whichever teacher teaches.
     tokenizer_dir = ensure_teacher_folder(progress=report)
-    out.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         endpoint = None
         if config.bench.teacher == "llm":
@@ -28,5 +33,5 @@ def bench(config: Config, out: Path, report: Callable[[str], None] = print) -> d
 
             # One teacher (the configured endpoint or one embedded server) for every trial.
             endpoint = stack.enter_context(teacher_endpoint(config, RunDir(out), RunProgress(enabled=False)))
-        result = run_bench(config, tokenizer_dir, endpoint, report)
+        result = run_bench(config, tokenizer_dir, log, endpoint, report)
     return write_results(out, result)

@@ -19,6 +19,7 @@ from typing import Any
 from ioa.bench.oracle import OracleTeacher, TaskBook
 from ioa.bench.strategies import STRATEGIES
 from ioa.bench.trial import CappedTeacher, Trial
+from ioa.bench.trial_log import TrialKey, TrialLog
 from ioa.config import Config
 from ioa.lifetime import exit_with_parent
 
@@ -117,27 +118,39 @@ def _init_worker(parent: int) -> None:
 
 
 def _run_all(
-    jobs: list[tuple[str, int, float]],
+    jobs: list[TrialKey],
     config: Config,
     tokenizer_dir: Path,
     endpoint: tuple[str, str] | None,
     report: Callable[[str], None],
+    log: TrialLog,
 ) -> list[dict[str, Any]]:
+    """Every job's record: those already in the log, and the others run now and logged as each finishes."""
+    done = log.records()
+    records = [done[job] for job in jobs if job in done]
+    todo = [job for job in jobs if job not in done]
+    if records:
+        report(f"{len(records)} of {len(jobs)} trials already in {log.path}; running the other {len(todo)}")
+
+    def finished(record: dict[str, Any]) -> None:
+        log.append(record)
+        records.append(record)
+        report(f"[{len(records)}/{len(jobs)}] {_line(record)}")
+
     args = (config.model_dump(mode="json"), str(tokenizer_dir), endpoint)
-    records = []
     if config.bench.workers == 1:
         _one_thread()
-        for strategy, seed, lr in jobs:
-            records.append(run_trial(args[0], strategy, seed, lr, args[1], args[2]))
-            report(_line(records[-1]))
-        return records
-    ctx = multiprocessing.get_context("spawn")  # no forked torch state
-    pool = ProcessPoolExecutor(config.bench.workers, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),))
-    with pool:
-        futures = [pool.submit(run_trial, args[0], s, seed, lr, args[1], args[2]) for s, seed, lr in jobs]
-        for future in as_completed(futures):
-            records.append(future.result())
-            report(_line(records[-1]))
+        for strategy, seed, lr in todo:
+            finished(run_trial(args[0], strategy, seed, lr, args[1], args[2]))
+    elif todo:
+        ctx = multiprocessing.get_context("spawn")  # no forked torch state
+        pool = ProcessPoolExecutor(
+            config.bench.workers, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),)
+        )
+        with pool:
+            futures = [pool.submit(run_trial, args[0], s, seed, lr, args[1], args[2]) for s, seed, lr in todo]
+            for future in as_completed(futures):
+                finished(future.result())
     return sorted(records, key=lambda r: (r["strategy"], r["seed"], r["lr"]))
 
 
@@ -156,10 +169,14 @@ def _ordered(strategies: list[str]) -> list[str]:
 def run_bench(
     config: Config,
     tokenizer_dir: Path,
+    log: TrialLog,
     endpoint: tuple[str, str] | None = None,
     report: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """The learning-rate search (when the grid has several values), then every strategy x seed."""
+    """The learning-rate search (when the grid has several values), then every strategy x seed.
+
+    Trials already in ``log`` are not run again: a stopped bench started again with the same OUT resumes.
+    """
     bench = config.bench
     started = time.perf_counter()
     strategies = _ordered(list(dict.fromkeys(bench.strategies)))
@@ -168,13 +185,13 @@ def run_bench(
     if len(bench.lrs) > 1:
         report(f"learning-rate search on seed {TUNE_SEED}: {bench.lrs}")
         search = _run_all(
-            [(s, TUNE_SEED, lr) for s in strategies for lr in bench.lrs], config, tokenizer_dir, endpoint, report
+            [(s, TUNE_SEED, lr) for s in strategies for lr in bench.lrs], config, tokenizer_dir, endpoint, report, log
         )
         for s in strategies:
             # Picked on the diagnostic probes, never on the held-out ones the comparison reports.
             best[s] = max((r for r in search if r["strategy"] == s), key=lambda r: r["diagnostic_accuracy"])["lr"]
     jobs = [(s, seed, best[s]) for seed in range(bench.seeds) for s in strategies]
-    records = _run_all(jobs, config, tokenizer_dir, endpoint, report)
+    records = _run_all(jobs, config, tokenizer_dir, endpoint, report, log)
     return {
         "settings": bench.model_dump(mode="json"),
         "student": config.student.model_dump(mode="json"),

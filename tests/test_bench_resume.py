@@ -1,0 +1,72 @@
+"""A stopped bench resumes: finished trials live in OUT/trials.jsonl and are not run again."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ioa.bench.trial_log import TrialLog
+from ioa.config import Config
+from ioa.errors import UsageError
+
+
+def _record(strategy: str, seed: int, lr: float = 1e-3) -> dict:
+    return {"strategy": strategy, "seed": seed, "lr": lr, "accuracy": 0.25}
+
+
+def test_log_keeps_finished_trials_and_survives_a_torn_last_line(tmp_path):
+    log = TrialLog.open(tmp_path, Config())
+    assert log.records() == {}
+    log.append(_record("uniform", 0))
+    log.append(_record("ioa", 0))
+    with log.path.open("a") as fh:  # a kill in the middle of a write
+        fh.write('{"strategy": "ioa", "se')
+    again = TrialLog.open(tmp_path, Config())
+    assert set(again.records()) == {("uniform", 0, 1e-3), ("ioa", 0, 1e-3)}
+    again.append(_record("ioa", 1))  # lands on its own line, not glued to the torn one
+    assert set(TrialLog.open(tmp_path, Config()).records()) == {
+        ("uniform", 0, 1e-3),
+        ("ioa", 0, 1e-3),
+        ("ioa", 1, 1e-3),
+    }
+
+
+def test_more_seeds_or_strategies_reuse_the_log_but_other_settings_are_refused(tmp_path):
+    TrialLog.open(tmp_path, Config()).append(_record("uniform", 0))
+    wider = Config().model_copy(
+        update={"bench": Config().bench.model_copy(update={"seeds": 5, "strategies": ["uniform"], "workers": 1})}
+    )
+    assert set(TrialLog.open(tmp_path, wider).records()) == {("uniform", 0, 1e-3)}
+    other = Config().model_copy(update={"bench": Config().bench.model_copy(update={"budget": 48})})
+    with pytest.raises(UsageError, match=r"other settings \(bench\.budget: 320 there, 48 now\)"):
+        TrialLog.open(tmp_path, other)
+
+
+def _bench(out, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ioa", "bench", "--quick", "--strategies", "uniform", "--out", str(out), *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def test_a_second_bench_in_the_same_out_runs_only_the_new_trials(tmp_path):
+    first = _bench(tmp_path, "--seeds", "1")
+    assert first.returncode == 0, first.stderr[-2000:]
+    [seed0] = json.loads((tmp_path / "results.json").read_text())["records"]
+
+    second = _bench(tmp_path, "--seeds", "2")
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "1 of 2 trials already in" in second.stderr and "[2/2] uniform" in second.stderr
+    records = json.loads((tmp_path / "results.json").read_text())["records"]
+    assert [r["seed"] for r in records] == [0, 1]
+    assert records[0] == seed0  # reused as it was, not trained again
+    assert len((tmp_path / "trials.jsonl").read_text().splitlines()) == 2
+
+    refused = _bench(tmp_path, "--seeds", "2", "--budget", "40")
+    assert refused.returncode == 2 and "other settings (bench.budget: 48 there, 40 now)" in refused.stderr
+    assert "Traceback" not in refused.stderr
