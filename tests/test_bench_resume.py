@@ -62,8 +62,10 @@ def test_a_second_bench_in_the_same_out_runs_only_the_new_trials(tmp_path):
     second = _bench(tmp_path, "--seeds", "2")
     assert second.returncode == 0, second.stderr[-2000:]
     assert "1 of 2 trials already in" in second.stderr and "[2/2] uniform" in second.stderr
-    records = json.loads((tmp_path / "results.json").read_text())["records"]
-    assert [r["seed"] for r in records] == [0, 1]
+    results = json.loads((tmp_path / "results.json").read_text())
+    records = results["records"]
+    assert [r["seed"] for r in records] == [0, 1] and results["resumed"] == 1
+    assert "(trials resumed from trials.jsonl: 1, not included)" in (tmp_path / "results.md").read_text()
     assert records[0] == seed0  # reused as it was, not trained again
     assert len((tmp_path / "trials.jsonl").read_text().splitlines()) == 2
 

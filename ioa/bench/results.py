@@ -80,7 +80,8 @@ def write_results(out: Path, result: dict[str, Any]) -> dict[str, Any]:
         "",
         f"Budget {settings['budget']} teacher-synthesized examples per run, {settings['epochs']} epochs per new "
         f"batch, {settings['seeds']} seeds, teacher: {settings['teacher']}, held-out probes: "
-        f"{settings['eval_probes_per_module']} per module; total wall time {result['wall_s']} s.",
+        f"{settings['eval_probes_per_module']} per module; total wall time {result['wall_s']} s"
+        + (f" (trials resumed from trials.jsonl: {result['resumed']}, not included)." if result["resumed"] else "."),
         "",
     ]
     if gain and gain["relative_gain"] is not None:

@@ -179,6 +179,7 @@ def run_bench(
     """
     bench = config.bench
     started = time.perf_counter()
+    resumed = set(log.records())
     strategies = _ordered(list(dict.fromkeys(bench.strategies)))
     search: list[dict[str, Any]] = []
     best = {s: bench.lrs[0] for s in strategies}
@@ -199,4 +200,6 @@ def run_bench(
         "chosen_lr": best,
         "records": records,
         "wall_s": round(time.perf_counter() - started, 1),
+        # Trials read back from the log: their time is in their own records, not in wall_s.
+        "resumed": sum((r["strategy"], r["seed"], r["lr"]) in resumed for r in [*search, *records]),
     }
