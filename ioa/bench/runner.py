@@ -124,9 +124,9 @@ def _run_all(
     endpoint: tuple[str, str] | None,
     report: Callable[[str], None],
     log: TrialLog,
+    done: dict[TrialKey, dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    """Every job's record: those already in the log, and the others run now and logged as each finishes."""
-    done = log.records()
+    """Every job's record: those ``done`` already, and the others run now and logged as each finishes."""
     records = [done[job] for job in jobs if job in done]
     todo = [job for job in jobs if job not in done]
     if records:
@@ -179,20 +179,19 @@ def run_bench(
     """
     bench = config.bench
     started = time.perf_counter()
-    resumed = set(log.records())
+    done = log.records()
     strategies = _ordered(list(dict.fromkeys(bench.strategies)))
     search: list[dict[str, Any]] = []
     best = {s: bench.lrs[0] for s in strategies}
     if len(bench.lrs) > 1:
         report(f"learning-rate search on seed {TUNE_SEED}: {bench.lrs}")
-        search = _run_all(
-            [(s, TUNE_SEED, lr) for s in strategies for lr in bench.lrs], config, tokenizer_dir, endpoint, report, log
-        )
+        tuning = [(s, TUNE_SEED, lr) for s in strategies for lr in bench.lrs]
+        search = _run_all(tuning, config, tokenizer_dir, endpoint, report, log, done)
         for s in strategies:
             # Picked on the diagnostic probes, never on the held-out ones the comparison reports.
             best[s] = max((r for r in search if r["strategy"] == s), key=lambda r: r["diagnostic_accuracy"])["lr"]
     jobs = [(s, seed, best[s]) for seed in range(bench.seeds) for s in strategies]
-    records = _run_all(jobs, config, tokenizer_dir, endpoint, report, log)
+    records = _run_all(jobs, config, tokenizer_dir, endpoint, report, log, done)
     return {
         "settings": bench.model_dump(mode="json"),
         "student": config.student.model_dump(mode="json"),
@@ -201,5 +200,5 @@ def run_bench(
         "records": records,
         "wall_s": round(time.perf_counter() - started, 1),
         # Trials read back from the log: their time is in their own records, not in wall_s.
-        "resumed": sum((r["strategy"], r["seed"], r["lr"]) in resumed for r in [*search, *records]),
+        "resumed": sum((r["strategy"], r["seed"], r["lr"]) in done for r in [*search, *records]),
     }
