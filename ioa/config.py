@@ -318,6 +318,12 @@ class BenchConfig(_Section):
         "oracle", description="'oracle' (exact, procedural worked solutions) or 'llm' (the configured teacher)."
     )
     workers: int = Field(2, ge=1, description="Runs in parallel, one torch thread each.")
+    vocab: Literal["domain", "teacher"] = Field(
+        "domain",
+        description="The tiny student's tokenizer: 'domain' is the teacher's cut down to the tokens the domain's "
+        "exercises and worked solutions use (the same tokens for that text, a 3x cheaper training step); 'teacher' "
+        "is the teacher's whole 49,152-token vocabulary, as in `ioa run`.",
+    )
     practice: bool = Field(
         False,
         description="Keep the adapter's checker-answered practice (adapter.practice_per_example) and give every "

@@ -23,8 +23,13 @@ def bench(config: Config, out: Path, report: Callable[[str], None] = print) -> d
 
     out.mkdir(parents=True, exist_ok=True)
     log = TrialLog.open(out, config)
-    # The tiny student speaks the bundled teacher's tokenizer, whichever teacher teaches.
+    # The tiny student speaks the bundled teacher's tokenizer (or its cut to the domain), whichever teacher teaches.
     tokenizer_dir = ensure_teacher_folder(progress=report)
+    if config.bench.vocab == "domain":
+        from ioa.bench.student_vocab import domain_tokenizer
+        from ioa.domains import get_domain
+
+        tokenizer_dir = domain_tokenizer(get_domain(config.domain.name, 0), tokenizer_dir, out / "student_tokenizer")
     with ExitStack() as stack:
         endpoint = None
         if config.bench.teacher == "llm":
