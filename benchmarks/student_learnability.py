@@ -3,7 +3,7 @@
 Usage (from the repository root):
 
     .venv/bin/python benchmarks/student_learnability.py [--module arithmetic/addition] [--level 0]
-        [--rounds 6] [--per-round 300] [--epochs 3] [--lr X] [--probes 30] [--threads 1]
+        [--rounds 6] [--per-round 300] [--epochs 3] [--lr X] [--probes 30] [--threads 1] [--vocab teacher]
 
 Each round trains the student (the default tiny from-scratch one, `student.init_seed` 0, the project's
 `train_student` recipe) on ``--per-round`` fresh exercises of one cell, answered by the domain's checker
@@ -15,6 +15,7 @@ the two is memorisation without generalisation: a strategy can only be as good a
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from statistics import fmean
 import torch
 from transformers.utils import logging
 
+from ioa.bench.student_vocab import domain_tokenizer
 from ioa.config import Config
 from ioa.domains import get_domain
 from ioa.local_teacher import ensure_teacher_folder
@@ -39,13 +41,23 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=None, help="default: the config's (training.lr)")
     parser.add_argument("--probes", type=int, default=30, help="held-out probes of the cell")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--vocab",
+        choices=["teacher", "domain"],
+        default="teacher",
+        help="the student's tokenizer: the teacher's, or the one `ioa bench` cuts to the domain (bench.vocab)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     logging.disable_progress_bar()  # a checkpoint is saved every round
 
     cfg = Config.model_validate({"training": {"epochs": args.epochs, "lr": args.lr}})
     domain = get_domain("arithmetic", 0)
-    student = load_student(cfg.student, ensure_teacher_folder(), None, cfg.training)
+    tokenizer_dir = ensure_teacher_folder()
+    tmp = Path(tempfile.mkdtemp(prefix="ioa-learnability-"))
+    if args.vocab == "domain":
+        tokenizer_dir = domain_tokenizer(domain, tokenizer_dir, tmp / "tokenizer")
+    student = load_student(cfg.student, tokenizer_dir, None, cfg.training)
     levels = next(m.levels for m in domain.modules if m.id == args.module)
     # probes() spreads n over the levels; ask for enough to get --probes at the chosen one.
     probes = [t for t in domain.probes(args.module, args.probes * levels, 0) if t.level == args.level]
@@ -54,13 +66,16 @@ def main() -> None:
         answers = generate_answers(student, [t.question for t in tasks], max_new_tokens=12, batch_size=64)
         return fmean(domain.score(t, a) for t, a in zip(tasks, answers, strict=True))
 
-    print(f"{args.module} level {args.level}: {len(probes)} held-out probes, {args.per_round} exercises a round")
-    with tempfile.TemporaryDirectory() as tmp:
+    print(
+        f"{args.module} level {args.level}: {len(probes)} held-out probes, {args.per_round} exercises a round, "
+        f"{student.model.config.vocab_size}-token vocabulary"
+    )
+    try:
         for r in range(1, args.rounds + 1):
             tasks = domain.exercises(args.module, args.level, args.per_round, seed=100 + r)
             started = time.perf_counter()
             result = train_student(
-                student, [Example(t.question, f"Answer: {t.answer}") for t in tasks], cfg.training, Path(tmp) / f"r{r}"
+                student, [Example(t.question, f"Answer: {t.answer}") for t in tasks], cfg.training, tmp / f"r{r}"
             )
             print(
                 f"round {r}: {r * args.per_round} examples seen, {result.steps} steps, loss {result.loss_last:.2f}, "
@@ -68,6 +83,8 @@ def main() -> None:
                 f"({time.perf_counter() - started:.0f} s)",
                 flush=True,
             )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
