@@ -207,6 +207,12 @@ class SynthesisConfig(_Section):
     """How the teacher writes material."""
 
     examples_per_module: int = Field(10, gt=0, description="J: exercises synthesised per module per round.")
+    review_per_module: int = Field(
+        0,
+        ge=0,
+        description="Spaced review: exercises per module of the curriculum's earlier stages added to every round, "
+        "so that a later stage does not overwrite what an earlier one taught; 0 is off.",
+    )
     answer_temperature: float = Field(0.0, ge=0, le=2, description="Temperature when answering probes.")
     answer_max_tokens: int = Field(32, gt=0, description="Completion token cap when answering probes.")
 

@@ -30,20 +30,32 @@ def exercise_seed(base: int, round_: int, attempt: int, module: str) -> int:
     return (base * 1_000_003 + round_ * 10_007 + attempt * 101 + zlib.crc32(module.encode())) % (2**31)
 
 
+def review_modules(state: IOAState) -> list[str]:
+    """The modules of the curriculum's stages before the current one, not in focus: what spaced review revisits."""
+    return [k for stage in state.stages[: state.stage_index] for k in stage if k not in state.focus]
+
+
 def teach_focus(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
-    """Synthesise J exercises per focus module at its ZPD level, with the teacher's worked solutions."""
+    """Synthesise J exercises per focus module at its ZPD level, with the teacher's worked solutions.
+
+    With ``synthesis.review_per_module``, every earlier stage's module gets that many exercises too.
+    """
     svc = runtime.context
     cfg = svc.config
     round_, attempt = state.round + 1, state.teach_attempts
     specs = {m.id: m for m in svc.domain.modules}
+    review = review_modules(state) if cfg.synthesis.review_per_module else []
+    counts = {k: cfg.synthesis.examples_per_module for k in state.focus}
+    counts |= {k: cfg.synthesis.review_per_module for k in review}
     tasks = []
-    for module in state.focus:
+    for module, n in counts.items():
         level = rules.next_difficulty(state.levels.get(module, -1), specs[module].levels)
         # A remedial round never climbs past the level its stage teaches, but steps down when the student slipped.
         level = min(level, state.stage_levels.get(module, level))
         seed = exercise_seed(cfg.domain.seed, round_, attempt, module)
-        tasks += svc.domain.exercises(module, level, cfg.synthesis.examples_per_module, seed)
-    svc.progress.node("teach", round_, f"{state.mode}: {len(tasks)} exercises for {state.focus}")
+        tasks += svc.domain.exercises(module, level, n, seed)
+    reviewed = f" (+ review of {review})" if review else ""
+    svc.progress.node("teach", round_, f"{state.mode}: {len(tasks)} exercises for {state.focus}{reviewed}")
     before = svc.teacher.snapshot()
     with svc.progress.step(f"teacher writes worked solutions (attempt {attempt + 1})", len(tasks)) as advance:
         solutions = svc.teacher.run(
@@ -70,6 +82,7 @@ def teach_focus(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
         f"({state.mode}) for {state.focus}",
         tokens=int(usage.get("teacher_prompt_tokens", 0) + usage.get("teacher_completion_tokens", 0)),
         focus=state.focus,
+        review=review,
         mode=state.mode,
         file=teach_file(round_, attempt),
     )
