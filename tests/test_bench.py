@@ -182,3 +182,16 @@ def test_killed_bench_leaves_no_worker_behind(tmp_path):
     bench.wait()
     gone, alive = psutil.wait_procs(workers, timeout=30)
     assert not alive, f"orphaned bench workers: {[p.pid for p in alive]}"
+
+
+def test_ioa_gain_is_relative_to_the_best_baseline_and_paired_by_seed():
+    from ioa.bench.results import ioa_gain, summarize
+
+    accuracy = {("ioa", 0): 0.30, ("ioa", 1): 0.20, ("uniform", 0): 0.20, ("uniform", 1): 0.20, ("hard-first", 0): 0.1}
+    rest = {"examples_to_mastery": {}, "synthesized": 1, "train_passes": 1, "wall_s": 1.0, "lr": 1e-3}
+    records = [{"strategy": s, "seed": seed, "accuracy": a, **rest} for (s, seed), a in accuracy.items()]
+    gain = ioa_gain(summarize(records), records)
+    assert gain["best_baseline"] == "uniform"
+    assert gain["relative_gain"] == pytest.approx(0.25)
+    assert gain["differences"] == pytest.approx([0.10, 0.0])
+    assert gain["difference_std"] == pytest.approx(0.0707, abs=1e-4)

@@ -31,15 +31,27 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def ioa_gain(summary: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
-    """IOA's relative held-out gain over the best baseline present, averaged over seeds."""
+def ioa_gain(summary: dict[str, dict[str, Any]], records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """IOA's relative held-out gain over the best baseline present, averaged over seeds.
+
+    ``differences`` pairs the two on each seed both ran (IOA minus baseline): every strategy starts a seed
+    from the same student, so the paired spread says whether a gain stands out from seed-to-seed noise.
+    """
     baselines = {k: v["accuracy_mean"] for k, v in summary.items() if k in BASELINES}
     if "ioa" not in summary or not baselines:
         return None
     best = max(baselines, key=baselines.get)
     ref = baselines[best]
     gain = (summary["ioa"]["accuracy_mean"] - ref) / ref if ref > 0 else None
-    return {"best_baseline": best, "best_baseline_accuracy": ref, "relative_gain": gain}
+    by_seed = {name: {r["seed"]: r["accuracy"] for r in records if r["strategy"] == name} for name in ("ioa", best)}
+    differences = [by_seed["ioa"][s] - by_seed[best][s] for s in sorted(by_seed["ioa"].keys() & by_seed[best].keys())]
+    return {
+        "best_baseline": best,
+        "best_baseline_accuracy": ref,
+        "relative_gain": gain,
+        "differences": differences,
+        "difference_std": stdev(differences) if len(differences) > 1 else None,
+    }
 
 
 def _table(summary: dict[str, dict[str, Any]], records: list[dict[str, Any]]) -> str:
@@ -72,7 +84,7 @@ def write_results(out: Path, result: dict[str, Any]) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     records = result["records"]
     summary = summarize(records)
-    gain = ioa_gain(summary)
+    gain = ioa_gain(summary, records)
     write_json(out / "results.json", {**result, "summary": summary, "ioa_vs_best_baseline": gain})
     settings = result["settings"]
     head = [
@@ -87,7 +99,10 @@ def write_results(out: Path, result: dict[str, Any]) -> dict[str, Any]:
     if gain and gain["relative_gain"] is not None:
         head += [
             f"IOA vs the best baseline ({gain['best_baseline']}, {gain['best_baseline_accuracy']:.3f}): "
-            f"{100 * gain['relative_gain']:+.1f}% relative held-out accuracy.",
+            f"{100 * gain['relative_gain']:+.1f}% relative held-out accuracy. Paired by seed, IOA minus "
+            f"{gain['best_baseline']}: "
+            + ", ".join(f"{d:+.3f}" for d in gain["differences"])
+            + (f" (std {gain['difference_std']:.3f})." if gain["difference_std"] is not None else "."),
             "",
         ]
     atomic_write(out / "results.md", "\n".join(head).rstrip() + "\n\n" + _table(summary, records) + "\n")
