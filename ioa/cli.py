@@ -181,7 +181,7 @@ def train_student_cmd(
     data: Annotated[Path, typer.Option("--data", help='JSONL file: one {"prompt": ..., "target": ...} per line.')],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder the trained student is saved to.")],
     student: Annotated[
-        str | None, typer.Option(help="student.model: 'tiny', a folder, a hub id or a .gguf file.")
+        str | None, typer.Option(help="student.model: 'tiny', 'bundled', a folder, a hub id or a .gguf file.")
     ] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file (see README).")] = None,
     set_: Annotated[

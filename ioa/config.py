@@ -73,7 +73,11 @@ class TeacherConfig(_Section):
 class StudentConfig(_Section):
     """The student: the embedded tiny model, a local folder, a GGUF file or a hub id."""
 
-    model: str = Field("tiny", description="'tiny' builds the embedded from-scratch student; else a path or hub id.")
+    model: str = Field(
+        "tiny",
+        description="'tiny' builds the embedded from-scratch student; 'bundled' is the bundled SmolLM2-135M-Instruct "
+        "(the embedded teacher's weights, offline); else a path or hub id.",
+    )
     finetune: Literal["auto", "full", "lora"] = Field(
         "auto", description="'auto' is full fine-tuning for 'tiny' and LoRA for pretrained students."
     )

@@ -192,3 +192,16 @@ def test_random_student_of_any_shape_is_built_like_a_loaded_one(
     assert full.params()[0] == full.params()[1] == loaded.params()[0] - loaded.params()[1]
     result = train_student(full, SUMS, TrainingConfig(epochs=2, batch_size=8, lr=1e-2), tmp_path / "r")
     assert result.steps == 4 and result.loss_last < result.loss_first
+
+
+def test_bundled_student_is_the_embedded_teacher_fine_tuned_with_lora(tmp_path: Path) -> None:
+    cfg = StudentConfig(model="bundled")
+    # The tokenizer folder is not read: a pretrained student brings its own tokenizer.
+    student = load_student(cfg, tmp_path / "unused", training=TrainingConfig(lora_r=4, lora_alpha=8))
+    total, trainable = student.params()
+    assert student.finetune == "lora" and total == pytest.approx(TEACHER_PARAMS, rel=0.01) and trainable < total / 100
+    train_student(student, SUMS[:8], TrainingConfig(epochs=1, batch_size=8, lr=1e-3), tmp_path / "ckpt")
+    # The checkpoint names its base by the alias, so it loads wherever the bundled teacher is cached.
+    assert json.loads((tmp_path / "ckpt" / "base_model.json").read_text())["base_model"] == "bundled"
+    reloaded = load_student(cfg, tmp_path / "unused", checkpoint=tmp_path / "ckpt")
+    assert same_weights(weights(student), weights(reloaded))

@@ -23,6 +23,10 @@ from ioa.errors import UsageError
 # A LoRA checkpoint holds only the adapter; this file says which base it sits on.
 BASE_FILE = "base_model.json"
 
+BUNDLED = "bundled"
+"""``student.model`` naming the bundled SmolLM2-135M-Instruct (the embedded teacher's weights): a pretrained
+student that needs no network, e.g. for ``ioa bench`` with its oracle teacher."""
+
 
 @dataclass
 class Student:
@@ -80,6 +84,10 @@ def _prepare_tokenizer(tokenizer: transformers.PreTrainedTokenizerBase) -> trans
 
 def _source(name: str) -> tuple[str, dict[str, str]]:
     """A model reference as from_pretrained arguments: a ``.gguf`` path loads through ``gguf_file=``."""
+    if name == BUNDLED:
+        from ioa.local_teacher import ensure_teacher_folder
+
+        return str(ensure_teacher_folder()), {}
     if name.endswith(".gguf"):
         path = Path(name).expanduser()
         return str(path.parent), {"gguf_file": path.name}
@@ -94,7 +102,7 @@ def check_source(name: str) -> None:
 
     Hub ids are left to ``from_pretrained``: whether one is cached is only known by trying.
     """
-    if name == "tiny" or not (name.startswith(("/", "~", "./", "../")) or name.endswith(".gguf")):
+    if name in ("tiny", BUNDLED) or not (name.startswith(("/", "~", "./", "../")) or name.endswith(".gguf")):
         return
     path = Path(name).expanduser()
     if not path.exists():
