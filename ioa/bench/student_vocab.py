@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from transformers import AutoTokenizer
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from ioa.bench.oracle import worked_steps
 from ioa.domains.base import Domain
@@ -19,8 +19,7 @@ SAMPLE_SEED = 999_983
 """An exercise stream of its own: which tokens exist reveals nothing about any trial's exercises or probes."""
 
 
-def _teaching_text(domain: Domain, teacher_dir: Path) -> Iterator[str]:
-    full = AutoTokenizer.from_pretrained(teacher_dir)
+def _teaching_text(domain: Domain, full: PreTrainedTokenizerFast) -> Iterator[str]:
     for module in domain.modules:
         for level in range(module.levels):
             for task in domain.exercises(module.id, level, SAMPLE_PER_CELL, SAMPLE_SEED):
@@ -30,4 +29,5 @@ def _teaching_text(domain: Domain, teacher_dir: Path) -> Iterator[str]:
 
 def domain_tokenizer(domain: Domain, teacher_dir: Path, out: Path) -> Path:
     """Write the cut tokenizer to ``out`` (the same every time for the same domain) and return ``out``."""
-    return cut_tokenizer(teacher_dir, _teaching_text(domain, teacher_dir), out)
+    full = AutoTokenizer.from_pretrained(teacher_dir)
+    return cut_tokenizer(full, _teaching_text(domain, full), out)

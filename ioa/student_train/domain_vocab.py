@@ -11,14 +11,10 @@ still reads any other text, falling back to shorter pieces down to single bytes.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from transformers import AutoTokenizer
-
-# Files of a Hugging Face tokenizer folder besides tokenizer.json; copied as they are.
-_SIDE_FILES = ("tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
+from transformers import PreTrainedTokenizerFast
 
 
 def _with_parts(used: set[str], merges: list[list[str]]) -> set[str]:
@@ -36,16 +32,15 @@ def _with_parts(used: set[str], merges: list[list[str]]) -> set[str]:
     return kept
 
 
-def cut_tokenizer(source: Path, texts: Iterable[str], out: Path) -> Path:
-    """Write to ``out`` the tokenizer of folder ``source`` cut down to what ``texts`` use; returns ``out``.
+def cut_tokenizer(full: PreTrainedTokenizerFast, texts: Iterable[str], out: Path) -> Path:
+    """Write to ``out`` the tokenizer ``full`` cut down to what ``texts`` use; returns ``out``.
 
     Ids are renumbered in the full vocabulary's order, so special tokens keep their ids.
     """
-    full = AutoTokenizer.from_pretrained(source)
-    spec = json.loads((Path(source) / "tokenizer.json").read_text())
+    spec = json.loads(full.backend_tokenizer.to_str())
     model = spec["model"]
     if model["type"] != "BPE" or spec["pre_tokenizer"].get("type") != "ByteLevel":
-        raise ValueError(f"{source}: only a byte-level BPE tokenizer can be cut (found {model['type']})")
+        raise ValueError(f"only a byte-level BPE tokenizer can be cut (found {model['type']})")
     merges = [m.split(" ") if isinstance(m, str) else m for m in model["merges"]]
     used = {token for text in texts for token in full.tokenize(text)}
     specials = {t["content"] for t in spec["added_tokens"]}
@@ -59,10 +54,7 @@ def cut_tokenizer(source: Path, texts: Iterable[str], out: Path) -> Path:
     model["merges"] = [[left, right] for left, right in merges if {left, right, left + right} <= kept]
     for added in spec["added_tokens"]:
         added["id"] = new_id[added["content"]]
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "tokenizer.json").write_text(json.dumps(spec, ensure_ascii=False))
-    for name in _SIDE_FILES:
-        if (Path(source) / name).exists():
-            shutil.copy2(Path(source) / name, out / name)
-    return out
+    # The folder as the full tokenizer saves it (config, chat template), with the cut vocabulary in tokenizer.json.
+    full.save_pretrained(out)
+    (Path(out) / "tokenizer.json").write_text(json.dumps(spec, ensure_ascii=False))
+    return Path(out)
