@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ioa.student_train.model import BASE_FILE, BUNDLED, Student
+from ioa.student_train.model import BASE_FILE, BUILT_IN, Student
 
 HPARAMS_FILE = "hparams.json"
 
@@ -20,7 +20,7 @@ def _base_pointer(student: Student) -> dict[str, Any]:
         raise ValueError("a LoRA student needs the StudentConfig of its base to be saved")
     cfg = student.config.model_dump(mode="json")
     # A local base folder is recorded absolutely so the checkpoint loads from any working directory.
-    if cfg["model"] not in ("tiny", BUNDLED) and Path(cfg["model"]).expanduser().exists():
+    if cfg["model"] not in BUILT_IN and Path(cfg["model"]).expanduser().exists():
         cfg["model"] = str(Path(cfg["model"]).expanduser().resolve())
     return {"base_model": cfg["model"], "student": cfg}
 
@@ -54,7 +54,7 @@ def save_checkpoint(student: Student, out_dir: Path, hparams: dict[str, Any]) ->
         if student.finetune == "lora":
             pointer = _base_pointer(student)
             base = pointer["base_model"]
-            if base not in ("tiny", BUNDLED) and not base.endswith(".gguf"):
+            if base not in BUILT_IN and not base.endswith(".gguf"):
                 # Lets AutoModelForCausalLM.from_pretrained(adapter folder) find the base by itself.
                 for peft_cfg in student.model.peft_config.values():
                     peft_cfg.base_model_name_or_path = base

@@ -26,6 +26,8 @@ BASE_FILE = "base_model.json"
 BUNDLED = "bundled"
 """``student.model`` naming the bundled SmolLM2-135M-Instruct (the embedded teacher's weights): a pretrained
 student that needs no network, e.g. for ``ioa bench`` with its oracle teacher."""
+BUILT_IN = ("tiny", BUNDLED)
+"""``student.model`` values that name a student this package provides, not a path or hub id."""
 
 
 @dataclass
@@ -102,7 +104,7 @@ def check_source(name: str) -> None:
 
     Hub ids are left to ``from_pretrained``: whether one is cached is only known by trying.
     """
-    if name in ("tiny", BUNDLED) or not (name.startswith(("/", "~", "./", "../")) or name.endswith(".gguf")):
+    if name in BUILT_IN or not (name.startswith(("/", "~", "./", "../")) or name.endswith(".gguf")):
         return
     path = Path(name).expanduser()
     if not path.exists():
