@@ -15,7 +15,6 @@ the two is memorisation without generalisation: a strategy can only be as good a
 from __future__ import annotations
 
 import argparse
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -53,24 +52,24 @@ def main() -> None:
 
     cfg = Config.model_validate({"training": {"epochs": args.epochs, "lr": args.lr}})
     domain = get_domain("arithmetic", 0)
-    tokenizer_dir = ensure_teacher_folder()
-    tmp = Path(tempfile.mkdtemp(prefix="ioa-learnability-"))
-    if args.vocab == "domain":
-        tokenizer_dir = domain_tokenizer(domain, tokenizer_dir, tmp / "tokenizer")
-    student = load_student(cfg.student, tokenizer_dir, None, cfg.training)
-    levels = next(m.levels for m in domain.modules if m.id == args.module)
-    # probes() spreads n over the levels; ask for enough to get --probes at the chosen one.
-    probes = [t for t in domain.probes(args.module, args.probes * levels, 0) if t.level == args.level]
+    with tempfile.TemporaryDirectory(prefix="ioa-learnability-") as tmp_name:
+        tmp = Path(tmp_name)
+        tokenizer_dir = ensure_teacher_folder()
+        if args.vocab == "domain":
+            tokenizer_dir = domain_tokenizer(domain, tokenizer_dir, tmp / "tokenizer")
+        student = load_student(cfg.student, tokenizer_dir, None, cfg.training)
+        levels = next(m.levels for m in domain.modules if m.id == args.module)
+        # probes() spreads n over the levels; ask for enough to get --probes at the chosen one.
+        probes = [t for t in domain.probes(args.module, args.probes * levels, 0) if t.level == args.level]
 
-    def accuracy(tasks: list) -> float:
-        answers = generate_answers(student, [t.question for t in tasks], max_new_tokens=12, batch_size=64)
-        return fmean(domain.score(t, a) for t, a in zip(tasks, answers, strict=True))
+        def accuracy(tasks: list) -> float:
+            answers = generate_answers(student, [t.question for t in tasks], max_new_tokens=12, batch_size=64)
+            return fmean(domain.score(t, a) for t, a in zip(tasks, answers, strict=True))
 
-    print(
-        f"{args.module} level {args.level}: {len(probes)} held-out probes, {args.per_round} exercises a round, "
-        f"{student.model.config.vocab_size}-token vocabulary"
-    )
-    try:
+        print(
+            f"{args.module} level {args.level}: {len(probes)} held-out probes, {args.per_round} exercises a round, "
+            f"{student.model.config.vocab_size}-token vocabulary"
+        )
         for r in range(1, args.rounds + 1):
             tasks = domain.exercises(args.module, args.level, args.per_round, seed=100 + r)
             started = time.perf_counter()
@@ -83,8 +82,6 @@ def main() -> None:
                 f"({time.perf_counter() - started:.0f} s)",
                 flush=True,
             )
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
