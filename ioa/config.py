@@ -194,6 +194,13 @@ class RulesConfig(_Section):
         description="A round after which a stage's lowest gate ratio did not rise ends the stage as stuck, before "
         "the remedial cap: its material is beyond the student for now, and retry_stuck brings it back later.",
     )
+    schedule: Literal["stages", "frontier"] = Field(
+        "stages",
+        description="'stages': the curriculum's stages one at a time, each gated on mastery before the next "
+        "(remedial rounds, stuck after max_remedial). 'frontier': every round teaches each deficient module "
+        "whose prerequisites are ready (passed the gate at their easiest level, or already taught), each at "
+        "one level above the one it passed the gate at, so earlier modules keep being taught as later ones join.",
+    )
     retry_stuck: bool = Field(
         True,
         description="When every other deficient module is mastered or stuck, stuck modules get another turn "

@@ -182,6 +182,21 @@ def with_prerequisites(targets: list[str], edges: Iterable[Edge], unmastered: se
     return sorted(set(targets) | (seen & unmastered))
 
 
+def frontier(stages: list[list[str]], edges: Iterable[Edge], ready: set[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """The modules of ``stages`` whose every prerequisite among them is in ``ready``, in stage order.
+
+    Returns ``(open, blocked)``; ``blocked`` maps each other module to its prerequisites not yet ready.
+    A prerequisite outside the stages (mastered, or not deficient) never blocks.
+    """
+    chosen = {k for stage in stages for k in stage}
+    waiting: dict[str, list[str]] = {}
+    for u, v in edges:
+        if u in chosen and v in chosen and u not in ready:
+            waiting.setdefault(v, []).append(u)
+    open_ = [k for stage in stages for k in stage if k not in waiting]
+    return open_, {k: sorted(ps) for k, ps in sorted(waiting.items())}
+
+
 def layer_stages(modules: list[str], edges: Iterable[Edge]) -> list[list[str]]:
     """Topological layers of ``modules``, using only edges inside the set.
 

@@ -89,6 +89,9 @@ class IOAState:
     student_checkpoint: str | None = None
     """The student's latest checkpoint folder (relative to the run dir); None = the initial student."""
 
+    introduced: Annotated[list[str], operator.add] = field(default_factory=list)
+    """Modules the frontier schedule has taught at least once, in the order they joined."""
+
     stuck: Annotated[list[str], operator.add] = field(default_factory=list)
     """Modules of stages given up after the remedial cap."""
 

@@ -1,4 +1,4 @@
-"""The planner's mastery gate is checked at the level the stage taught, not over all levels."""
+"""The planner's mastery gate: checked at the level a stage taught, not over all levels; and the frontier schedule."""
 
 from __future__ import annotations
 
@@ -125,3 +125,55 @@ def test_without_retry_the_run_finishes_with_the_stuck_module_untaught(tmp_path)
     update, decisions = _plan(tmp_path, _only_subtraction_left_and_stuck(), config)
     assert update["next"] == "finish"
     assert decisions[-1]["reason"] == "no deficient module left to teach"
+
+
+MUL, CHAIN, GCD, WEEKDAY = (
+    "arithmetic/multiplication",
+    "arithmetic/chain_sum",
+    "number_theory/gcd",
+    "calendar/weekday_offset",
+)
+FRONTIER = Config.model_validate({"rules": {"schedule": "frontier"}})
+
+
+def _frontier_state(levels: dict[str, int], introduced: list[str]) -> IOAState:
+    """Nothing mastered; the domain's own prerequisite edges; the student placed at ``levels``."""
+    domain = get_domain("arithmetic", 0)
+    modules = [m.id for m in domain.modules]
+    p_student = dict.fromkeys(modules, 0.0)
+    return IOAState(
+        round=2,
+        modules=modules,
+        p_teacher=dict.fromkeys(modules, 1.0),
+        p_student=p_student,
+        history=[p_student, p_student],
+        levels=levels,
+        edges=[(p, m.id) for m in domain.modules for p in m.prerequisites],
+        introduced=introduced,
+    )
+
+
+def test_the_frontier_opens_a_module_once_each_prerequisite_passed_its_easiest_level_or_was_taught(tmp_path) -> None:
+    update, (decision,) = _plan(tmp_path, _frontier_state({ADD: 0}, introduced=[ADD, SUB]), FRONTIER)
+    # Addition passed the gate at level 0 and subtraction has been taught; multiplication has neither.
+    assert update["focus"] == [ADD, MUL, SUB, CHAIN, WEEKDAY]  # in the curriculum's stage order
+    assert update["introduced"] == [MUL, CHAIN, WEEKDAY]
+    assert decision["blocked"] == {
+        "arithmetic/mixed_operations": [CHAIN, MUL],
+        GCD: [MUL],
+        "word_problems/leg_counting": [MUL],
+    }
+    # Each module one level above the one it passed the gate at: nothing is dropped, nothing skips a level.
+    assert update["stage_levels"] == {ADD: 1, SUB: 0, MUL: 0, CHAIN: 0, WEEKDAY: 0}
+
+
+def test_the_first_frontier_is_the_modules_without_unready_prerequisites(tmp_path) -> None:
+    update, _ = _plan(tmp_path, _frontier_state({}, introduced=[]), FRONTIER)
+    assert update["focus"] == [ADD] and update["introduced"] == [ADD]
+
+
+def test_the_frontier_finishes_when_every_module_is_mastered(tmp_path) -> None:
+    state = _frontier_state({}, introduced=[])
+    done = dataclasses.replace(state, p_student=dict.fromkeys(state.modules, 1.0))
+    update, (decision,) = _plan(tmp_path, done, FRONTIER)
+    assert update["next"] == "finish" and decision["decision"] == "finish"

@@ -29,7 +29,9 @@ def build_curriculum(
     dep = rules.dependency_strengths(state.history, p_t, cfg.tau_high, cfg.tau_low)
     edges, removed = rules.refine_edges(state.edges, dep, state.modules, cfg.tau_dep)
     severity = rules.severity(delta, dep, edges, cfg.alpha)
-    targets = rules.select_targets(severity, deficient, cfg.target_fraction)
+    # The frontier schedule teaches every deficient module as soon as it is ready, so all are targets.
+    fraction = 1.0 if cfg.schedule == "frontier" else cfg.target_fraction
+    targets = rules.select_targets(severity, deficient, fraction)
     unmastered = {k for k in state.modules if rules.mastery_ratio(p_t[k], p_s[k]) < cfg.tau_mastery} - exclude
     chosen = rules.with_prerequisites(targets, edges, unmastered)
     layered = rules.layer_stages(chosen, edges)
@@ -155,6 +157,8 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
     if calls >= budget.max_teacher_calls:
         return _finish(svc, state, f"teacher budget spent ({calls}/{budget.max_teacher_calls} calls)", **spent)
 
+    if cfg.schedule == "frontier":
+        return _plan_frontier(state, svc)
     stages, index, edges = state.stages, state.stage_index, state.edges
     stuck: list[str] = []
     if stages:  # a stage was just taught, trained and diagnosed: gate it
@@ -254,6 +258,51 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
         svc, state, "no deficient module left to teach", excluded_stuck=sorted(set(state.stuck) | set(stuck))
     )
     return {**update, "stuck": stuck, "stages": stages, "stage_index": index, "edges": edges}
+
+
+def _plan_frontier(state: IOAState, svc: Services) -> dict[str, Any]:
+    """Teach every deficient module whose prerequisites are ready, each one level above its gate.
+
+    A prerequisite is ready once the student passed the mastery gate at its easiest level, or once it
+    has been taught: the curriculum's order decides when a module joins, and the gate, per module and
+    level, decides how far it climbs. Nothing already introduced is dropped while it is unmastered,
+    so a new module adds to a round instead of replacing what came before.
+    """
+    stages, edges = build_curriculum(state, svc, exclude=set())
+    introduced = set(state.introduced)
+    passed = {k for k, level in state.levels.items() if level >= 0}
+    focus, blocked = rules.frontier(stages, edges, introduced | passed)
+    if not focus:
+        return _finish(svc, state, "no deficient module left to teach")
+    specs = {m.id: m for m in svc.domain.modules}
+    levels = {k: rules.next_difficulty(state.levels.get(k, -1), specs[k].levels) for k in focus}
+    joined = [k for k in focus if k not in introduced]
+    svc.progress.node("plan", state.round, f"frontier: teach {levels} (module: level)")
+    _decision(
+        svc,
+        state,
+        "teach",
+        f"teach the frontier {focus} at levels {levels}" + (f"; new: {joined}" if joined else ""),
+        f"{len(focus)} deficient modules have every prerequisite ready"
+        + (f"; {len(blocked)} wait for theirs" if blocked else ""),
+        focus=focus,
+        joined=joined,
+        blocked=blocked,
+        stage_levels=levels,
+        ratios=_ratios(state, focus),
+    )
+    return {
+        "next": "teach",
+        "mode": "new",
+        "focus": focus,
+        "remedial": 0,
+        "stages": stages,
+        "stage_index": 0,
+        "stage_levels": levels,
+        "introduced": joined,
+        "edges": edges,
+        "teach_attempts": 0,
+    }
 
 
 def batch_ready(state: IOAState, runtime: Runtime[Services]) -> Literal["train", "teach"]:
