@@ -119,6 +119,13 @@ def test_initial_student_is_asked_by_its_base_name(fake: FakeOpenAI) -> None:
     assert fake.requests[-1]["model"] == "my-lora"
 
 
+def test_the_bundled_student_is_asked_by_its_local_folder_not_its_alias() -> None:
+    from ioa.local_teacher import ensure_teacher_folder
+
+    endpoint = StudentEndpoint(StudentConfig(model="bundled", eval_base_url="http://127.0.0.1:1/v1"))
+    assert endpoint.model_name(None) == str(ensure_teacher_folder())
+
+
 def test_endpoint_errors_are_one_line_runtime_failures(failing: FakeOpenAI) -> None:
     endpoint = StudentEndpoint(StudentConfig(model="/m", eval_base_url=failing.base_url))
     with pytest.raises(RuntimeFailure, match="student endpoint .* failed: .*400"):

@@ -84,12 +84,19 @@ def _prepare_tokenizer(tokenizer: transformers.PreTrainedTokenizerBase) -> trans
     return tokenizer
 
 
+def resolve_alias(name: str) -> str:
+    """``bundled`` as the local folder of the bundled model (converted on first use); any other name as given."""
+    if name != BUNDLED:
+        return name
+    from ioa.local_teacher import ensure_teacher_folder
+
+    return str(ensure_teacher_folder())
+
+
 def _source(name: str) -> tuple[str, dict[str, str]]:
     """A model reference as from_pretrained arguments: a ``.gguf`` path loads through ``gguf_file=``."""
     if name == BUNDLED:
-        from ioa.local_teacher import ensure_teacher_folder
-
-        return str(ensure_teacher_folder()), {}
+        return resolve_alias(name), {}
     if name.endswith(".gguf"):
         path = Path(name).expanduser()
         return str(path.parent), {"gguf_file": path.name}

@@ -9,6 +9,7 @@ from pathlib import Path
 from ioa.config import StudentConfig, TeacherConfig
 from ioa.errors import RuntimeFailure, UsageError
 from ioa.student_train.generate import chat_messages
+from ioa.student_train.model import resolve_alias
 from ioa.teacher_client import build_chat_model
 
 CHECKPOINT = "{checkpoint}"
@@ -35,7 +36,8 @@ class StudentEndpoint:
 
     def model_name(self, checkpoint: Path | None) -> str:
         """The name sent with each request for the student saved at ``checkpoint`` (None = initial)."""
-        where = str(Path(checkpoint).resolve()) if checkpoint is not None else self.cfg.model
+        # A server cannot know the alias 'bundled': it is sent as the folder the bundled model lives in.
+        where = str(Path(checkpoint).resolve()) if checkpoint is not None else resolve_alias(self.cfg.model)
         return self.cfg.eval_model.replace(CHECKPOINT, where)
 
     def answer(
