@@ -196,10 +196,12 @@ class RulesConfig(_Section):
     )
     schedule: Literal["stages", "frontier"] = Field(
         "stages",
-        description="'stages': the curriculum's stages one at a time, each gated on mastery before the next "
-        "(remedial rounds, stuck after max_remedial). 'frontier': every round teaches each deficient module "
-        "whose prerequisites are ready (passed the gate at their easiest level, or already taught), each at "
-        "one level above the one it passed the gate at, so earlier modules keep being taught as later ones join.",
+        description="'stages' (DESIGN §3): one stage at a time, gated on mastery before the next, with remedial "
+        "rounds and stuck after max_remedial. 'frontier': every round teaches each deficient module whose "
+        "prerequisites are ready (passed the gate at their easiest level, or already taught), each one level above "
+        "the level it passed the gate at, so earlier modules keep being taught as later ones join. On `ioa bench` "
+        "the frontier doubled IOA's accuracy (docs/bench.md, Change 9), but each round asks the teacher for every "
+        "ready module, so the embedded default run takes 27 minutes instead of 12.",
     )
     retry_stuck: bool = Field(
         True,
@@ -221,7 +223,8 @@ class SynthesisConfig(_Section):
     review_per_module: int = Field(
         0,
         ge=0,
-        description="Spaced review: exercises per module of the curriculum's earlier stages added to every round, "
+        description="Spaced review for the 'stages' schedule (the frontier keeps teaching earlier modules anyway): "
+        "exercises per module of the curriculum's earlier stages added to every round, "
         "so that a later stage does not overwrite what an earlier one taught; 0 is off.",
     )
     answer_temperature: float = Field(0.0, ge=0, le=2, description="Temperature when answering probes.")

@@ -16,10 +16,15 @@ from ioa.traces import Tracer, read_traces
 ADD, SUB = "arithmetic/addition", "arithmetic/subtraction"
 
 
+def _stages(**rules) -> Config:
+    """DESIGN §3's schedule: one gated stage at a time."""
+    return Config.model_validate({"rules": {"schedule": "stages", **rules}})
+
+
 def _plan(tmp_path, state: IOAState, config: Config | None = None) -> tuple[dict, list[dict]]:
     tmp_path.mkdir(parents=True, exist_ok=True)
     svc = Services(
-        config=config or Config(),
+        config=config or _stages(),
         run_dir=RunDir(tmp_path),
         domain=get_domain("arithmetic", 0),
         teacher=None,  # type: ignore[arg-type]  # the planner never calls the teacher
@@ -71,7 +76,7 @@ def test_a_stage_below_mastery_at_its_level_gets_a_remedial_round(tmp_path) -> N
 
 
 def test_with_stall_is_stuck_a_round_without_progress_ends_the_stage(tmp_path) -> None:
-    stall = Config().model_copy(update={"rules": Config().rules.model_copy(update={"stall_is_stuck": True})})
+    stall = _stages(stall_is_stuck=True)
     flat = dataclasses.replace(_taught_addition_at_level_0([0.5, 0.0, 0.0]), gate_before=0.5)
     update, decisions = _plan(tmp_path / "flat", flat, stall)
     assert decisions[0]["decision"] == "stuck" and decisions[0]["gate_before"] == 0.5
@@ -121,7 +126,7 @@ def test_stuck_modules_get_another_turn_when_nothing_else_is_left(tmp_path) -> N
 
 
 def test_without_retry_the_run_finishes_with_the_stuck_module_untaught(tmp_path) -> None:
-    config = Config.model_validate({"rules": {"retry_stuck": False}})
+    config = _stages(retry_stuck=False)
     update, decisions = _plan(tmp_path, _only_subtraction_left_and_stuck(), config)
     assert update["next"] == "finish"
     assert decisions[-1]["reason"] == "no deficient module left to teach"

@@ -72,7 +72,7 @@ def _scores(**p_student: float) -> dict:
 
 
 def test_gate_decisions_carry_reason_and_numbers(tmp_path):
-    svc = _services(tmp_path)
+    svc = _services(tmp_path, rules={"schedule": "stages"})
     state = IOAState(round=1, stages=[[ADD, SUB]], stage_index=0, remedial=0, **_scores(addition=0.8, subtraction=0.4))
     update = plan_next_step(state, SimpleNamespace(context=svc))
     assert update["next"] == "teach" and update["mode"] == "remedial" and update["focus"] == [SUB]
@@ -84,7 +84,7 @@ def test_gate_decisions_carry_reason_and_numbers(tmp_path):
 
 
 def test_stuck_advance_and_budget_decisions_are_explained(tmp_path):
-    svc = _services(tmp_path, rules={"max_remedial": 1}, budget={"max_rounds": 3})
+    svc = _services(tmp_path, rules={"schedule": "stages", "max_remedial": 1}, budget={"max_rounds": 3})
     stuck = IOAState(round=2, stages=[[SUB]], stage_index=0, remedial=1, **_scores(subtraction=0.1))
     update = plan_next_step(stuck, SimpleNamespace(context=svc))
     events = [e for e in read_traces(svc.run_dir.traces) if e["agent"] == "planner"]
