@@ -104,6 +104,12 @@ def _stage_ratios(state: IOAState, stage: list[str], levels: dict[str, int]) -> 
     return out
 
 
+def _zpd_levels(state: IOAState, svc: Services, modules: list[str]) -> dict[str, int]:
+    """Each module's difficulty level to teach: one notch above the student's level there."""
+    specs = {m.id: m for m in svc.domain.modules}
+    return {k: rules.next_difficulty(state.levels.get(k, -1), specs[k].levels) for k in modules}
+
+
 def _retry_stuck(state: IOAState, svc: Services, stuck: set[str]) -> tuple[list[list[str]], list[tuple[str, str]]]:
     """Give stuck modules another turn once nothing else is left to teach.
 
@@ -222,8 +228,7 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
                 tau_mastery=cfg.tau_mastery,
             )
         if todo:
-            specs = {m.id: m for m in svc.domain.modules}
-            levels = {k: rules.next_difficulty(state.levels.get(k, -1), specs[k].levels) for k in todo}
+            levels = _zpd_levels(state, svc, todo)
             svc.progress.node("plan", state.round, f"stage {index} of {len(stages)}: teach {levels} (module: level)")
             _decision(
                 svc,
@@ -274,8 +279,7 @@ def _plan_frontier(state: IOAState, svc: Services) -> dict[str, Any]:
     focus, blocked = rules.frontier(stages, edges, introduced | passed)
     if not focus:
         return _finish(svc, state, "no deficient module left to teach")
-    specs = {m.id: m for m in svc.domain.modules}
-    levels = {k: rules.next_difficulty(state.levels.get(k, -1), specs[k].levels) for k in focus}
+    levels = _zpd_levels(state, svc, focus)
     joined = [k for k in focus if k not in introduced]
     svc.progress.node("plan", state.round, f"frontier: teach {levels} (module: level)")
     _decision(

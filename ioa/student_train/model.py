@@ -94,9 +94,8 @@ def resolve_alias(name: str) -> str:
 
 
 def _source(name: str) -> tuple[str, dict[str, str]]:
-    """A model reference as from_pretrained arguments: a ``.gguf`` path loads through ``gguf_file=``."""
-    if name == BUNDLED:
-        return resolve_alias(name), {}
+    """A model reference or ``bundled`` as from_pretrained arguments; a ``.gguf`` path loads via ``gguf_file=``."""
+    name = resolve_alias(name)
     if name.endswith(".gguf"):
         path = Path(name).expanduser()
         return str(path.parent), {"gguf_file": path.name}
