@@ -177,6 +177,10 @@ class DomainConfig(_Section):
         return self
 
 
+Schedule = Literal["stages", "frontier"]
+"""How the organizer walks the curriculum (RulesConfig.schedule)."""
+
+
 class RulesConfig(_Section):
     """The IOA rules and thresholds (DESIGN §3)."""
 
@@ -194,14 +198,15 @@ class RulesConfig(_Section):
         description="A round after which a stage's lowest gate ratio did not rise ends the stage as stuck, before "
         "the remedial cap: its material is beyond the student for now, and retry_stuck brings it back later.",
     )
-    schedule: Literal["stages", "frontier"] = Field(
+    schedule: Schedule = Field(
         "stages",
         description="'stages' (DESIGN §3): one stage at a time, gated on mastery before the next, with remedial "
         "rounds and stuck after max_remedial. 'frontier': every round teaches each deficient module whose "
         "prerequisites are ready (passed the gate at their easiest level, or already taught), each one level above "
         "the level it passed the gate at, so earlier modules keep being taught as later ones join. On `ioa bench` "
         "the frontier doubled IOA's accuracy (docs/bench.md, Change 9), but each round asks the teacher for every "
-        "ready module, so the embedded default run takes 27 minutes instead of 12.",
+        "ready module, so the embedded default run takes 27 minutes instead of 12. `ioa bench` sets its own "
+        "(bench.schedule).",
     )
     retry_stuck: bool = Field(
         True,
@@ -331,6 +336,19 @@ class BenchConfig(_Section):
         "best on the diagnostic probes of a tuning seed that is not an evaluation seed.",
     )
     rounds: int = Field(4, ge=1, description="Synthesis rounds of the iterative baseline hard-first.")
+    schedule: Schedule = Field(
+        "frontier",
+        description="The organizer's schedule in every IOA trial (replaces rules.schedule there). The bench holds "
+        "teacher examples equal, not rounds, and at equal examples the frontier beat the stage schedule on every "
+        "evaluation seed (docs/bench.md, Changes 9 and 10); 'stages' measures `ioa run`'s default.",
+    )
+    diagnostic_probes_per_module: int = Field(
+        24,
+        gt=0,
+        description="Diagnostic probes per module in every trial (replaces domain.probes_per_module there): what "
+        "IOA's identifier and mastery gate, and hard-first, measure the student on. 24 is 8 per level, so a gate "
+        "ratio moves in steps of 1/8 rather than 1/4 (docs/bench.md, Change 10).",
+    )
     eval_probes_per_module: int = Field(30, ge=1, description="Held-out evaluation probes per module.")
     eval_points: int = Field(5, ge=1, description="Most held-out evaluations per run for the accuracy/budget plot.")
     max_new_tokens: int = Field(24, gt=0, description="Token cap of the student's answers, in the graph and in eval.")

@@ -30,7 +30,10 @@ DIAG_STREAM = 1000
 
 
 def trial_config(config: Config, seed: int, lr: float) -> Config:
-    """One trial's config: the seed drives init, exercises, data order and diagnostic probes alike."""
+    """One trial's config: the seed drives init, exercises, data order and diagnostic probes alike.
+
+    The bench section's epochs, diagnostic probes and schedule replace their `ioa run` counterparts.
+    """
     practice = config.adapter.practice_per_example if config.bench.practice else 0
     return config.model_copy(
         update={
@@ -38,7 +41,10 @@ def trial_config(config: Config, seed: int, lr: float) -> Config:
             "adapter": config.adapter.model_copy(update={"practice_per_example": practice}),
             "student": config.student.model_copy(update={"init_seed": seed}),
             "training": config.training.model_copy(update={"seed": seed, "lr": lr, "epochs": config.bench.epochs}),
-            "domain": config.domain.model_copy(update={"seed": DIAG_STREAM + seed}),
+            "domain": config.domain.model_copy(
+                update={"seed": DIAG_STREAM + seed, "probes_per_module": config.bench.diagnostic_probes_per_module}
+            ),
+            "rules": config.rules.model_copy(update={"schedule": config.bench.schedule}),
         }
     )
 
