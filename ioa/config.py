@@ -328,7 +328,7 @@ class BenchConfig(_Section):
         12,
         ge=1,
         description="Epochs over every newly synthesized batch, for every strategy (12 with the domain vocabulary: "
-        "the default bench takes about 11 minutes on 2 CPU cores).",
+        "the default bench takes about 9 minutes on 2 CPU cores).",
     )
     lrs: list[float] = Field(
         default_factory=lambda: [1e-3],
