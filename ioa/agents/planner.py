@@ -104,8 +104,8 @@ def _stage_ratios(state: IOAState, stage: list[str], levels: dict[str, int]) -> 
     return out
 
 
-def _zpd_levels(state: IOAState, svc: Services, modules: list[str]) -> dict[str, int]:
-    """Each module's difficulty level to teach: one notch above the student's level there."""
+def zpd_levels(state: IOAState, svc: Services, modules: list[str]) -> dict[str, int]:
+    """Each module's difficulty level to teach: one notch above the student's level there (the teacher's too)."""
     specs = {m.id: m for m in svc.domain.modules}
     return {k: rules.next_difficulty(state.levels.get(k, -1), specs[k].levels) for k in modules}
 
@@ -228,7 +228,7 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
                 tau_mastery=cfg.tau_mastery,
             )
         if todo:
-            levels = _zpd_levels(state, svc, todo)
+            levels = zpd_levels(state, svc, todo)
             svc.progress.node("plan", state.round, f"stage {index} of {len(stages)}: teach {levels} (module: level)")
             _decision(
                 svc,
@@ -279,7 +279,7 @@ def _plan_frontier(state: IOAState, svc: Services) -> dict[str, Any]:
     focus, blocked = rules.frontier(stages, edges, introduced | passed)
     if not focus:
         return _finish(svc, state, "no deficient module left to teach")
-    levels = _zpd_levels(state, svc, focus)
+    levels = zpd_levels(state, svc, focus)
     joined = [k for k in focus if k not in introduced]
     svc.progress.node("plan", state.round, f"frontier: teach {levels} (module: level)")
     _decision(

@@ -13,7 +13,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from ioa import rules
+from ioa.agents.planner import zpd_levels
 from ioa.graph.context import Services
 from ioa.rundir import write_jsonl
 from ioa.state import IOAState
@@ -47,11 +47,11 @@ def teach_focus(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
     review = review_modules(state) if cfg.synthesis.review_per_module else []
     counts = {k: cfg.synthesis.examples_per_module for k in state.focus}
     counts |= {k: cfg.synthesis.review_per_module for k in review}
+    zpd = zpd_levels(state, svc, list(counts))
     tasks = []
     for module, n in counts.items():
-        level = rules.next_difficulty(state.levels.get(module, -1), specs[module].levels)
         # A remedial round never climbs past the level its stage teaches, but steps down when the student slipped.
-        level = min(level, state.stage_levels.get(module, level))
+        level = min(zpd[module], state.stage_levels.get(module, zpd[module]))
         seed = exercise_seed(cfg.domain.seed, round_, attempt, module)
         tasks += svc.domain.exercises(module, level, n, seed)
     reviewed = f" (+ review of {review})" if review else ""
