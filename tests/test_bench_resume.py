@@ -34,10 +34,14 @@ def test_log_keeps_finished_trials_and_survives_a_torn_last_line(tmp_path):
     }
 
 
-def test_more_seeds_or_strategies_reuse_the_log_but_other_settings_are_refused(tmp_path):
+def test_more_seeds_strategies_or_lrs_reuse_the_log_but_other_settings_are_refused(tmp_path):
     TrialLog.open(tmp_path, Config()).append(_record("uniform", 0))
     wider = Config().model_copy(
-        update={"bench": Config().bench.model_copy(update={"seeds": 5, "strategies": ["uniform"], "workers": 1})}
+        update={
+            "bench": Config().bench.model_copy(
+                update={"seeds": 5, "strategies": ["uniform"], "workers": 1, "lrs": [1e-3, 2e-3]}
+            )
+        }
     )
     assert set(TrialLog.open(tmp_path, wider).records()) == {("uniform", 0, 1e-3)}
     other = Config().model_copy(update={"bench": Config().bench.model_copy(update={"budget": 48})})

@@ -19,8 +19,8 @@ from ioa.rundir import atomic_write, write_json
 TrialKey = tuple[str, int, float]
 """(strategy, seed, lr)."""
 
-_NOT_PER_TRIAL = ("strategies", "seeds", "workers")
-"""Bench settings that choose which trials run and how, not what a trial computes."""
+_NOT_PER_TRIAL = ("strategies", "seeds", "workers", "lrs")
+"""Bench settings that choose which trials run and how, not what a trial computes (a trial's lr is in its key)."""
 
 
 def trial_settings(config: Config) -> dict[str, Any]:
