@@ -109,6 +109,27 @@ def test_trials_take_the_bench_settings_and_hold_practice_off_unless_every_strat
     assert trial_config(on, 1, 5e-4).adapter.practice_per_example == config.adapter.practice_per_example
 
 
+def _addition_only(trial) -> None:
+    """A procedure of the test's own: five worked solutions of addition level 0, one training round."""
+    student = trial.new_student()
+    trial.train(student, trial.synthesize(trial.exercises({("arithmetic/addition", 0): 5}, 1), 1))
+    trial.evaluate(student)
+
+
+def test_run_trial_runs_a_given_procedure_in_the_bench_harness(tokenizer_dir, one_thread):
+    from ioa.bench.options import QUICK
+    from ioa.bench.runner import run_trial
+
+    config = load_config(None, QUICK)
+    record = run_trial(
+        config.model_dump(mode="json"), "addition-only", 0, 1e-3, str(tokenizer_dir), None, _addition_only
+    )
+    assert (record["strategy"], record["seed"], record["synthesized"]) == ("addition-only", 0, 5)
+    assert record["train_passes"] == 5 * config.bench.epochs
+    assert [spent for spent, _ in record["curve"]] == [5]
+    assert set(record["per_module"]) == {m.id for m in get_domain("arithmetic", 0).modules}
+
+
 def test_bench_refuses_unknown_strategies(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "ioa", "bench", "--strategies", "ioa,nonsense", "--out", str(tmp_path)],

@@ -69,8 +69,12 @@ def run_trial(
     lr: float,
     tokenizer_dir: str,
     endpoint: tuple[str, str] | None,
+    procedure: Callable[[Trial], None] | None = None,
 ) -> dict[str, Any]:
-    """One strategy on one seed: train, evaluate on the held-out probes, return its record."""
+    """One strategy on one seed: train, evaluate on the held-out probes, return its record.
+
+    ``procedure`` replaces ``STRATEGIES[strategy]``: a benchmark's own allocation, run in the same harness.
+    """
     from ioa.domains import get_domain
 
     started, cpu = time.perf_counter(), time.process_time()
@@ -80,7 +84,7 @@ def run_trial(
     teacher = CappedTeacher(_teacher(config, book, endpoint), config.bench.budget)
     with tempfile.TemporaryDirectory(prefix=f"ioa-bench-{strategy}-") as tmp:
         trial = Trial(config, book, teacher, Path(tokenizer_dir), Path(tmp))
-        STRATEGIES[strategy](trial)
+        (procedure or STRATEGIES[strategy])(trial)
         diagnostic = trial.accuracy(trial.last_student, trial.diagnostic_probes()) if trial.last_student else {}
     final = trial.curve[-1][1]
     tau = config.rules.tau_mastery
