@@ -1,8 +1,8 @@
-"""The adapter's practice items: checker-answered, same module and level, never a probe."""
+"""The adapter: plain lines, the fit to the student's budget, and practice items (checker-answered, never a probe)."""
 
 from types import SimpleNamespace
 
-from ioa.agents.adapter import practice_rows
+from ioa.agents.adapter import fit_to_budget, plain_lines, practice_rows
 from ioa.config import Config
 from ioa.domains import get_domain
 
@@ -45,3 +45,20 @@ def test_practice_fills_a_small_question_space_with_repeats_never_probes_and_zer
     assert all(not svc.domain.is_probe_question(p) for p in prompts)
 
     assert practice_rows(_svc(per=0), worked, round_=1, attempt=0) == []
+
+
+def test_plain_lines_strip_list_decoration_but_keep_signs_and_decimals():
+    steps = "1. 3 + 4 = 7\n- **-4 * -4** = 16\nStep 2: `-16 + 7` = -9\n* 3.5 + 1 = 4.5\n-1 + 0 = -1\n2) done"
+
+    assert plain_lines(steps) == ["3 + 4 = 7", "-4 * -4 = 16", "-16 + 7 = -9", "3.5 + 1 = 4.5", "-1 + 0 = -1", "done"]
+
+
+def test_fit_keeps_the_worked_tail_that_fits_and_always_ends_in_the_answer():
+    def words(text: str) -> int:
+        return len(text.split())
+
+    steps = "-4 * 2 = -8\n-8 + 3 = -5\n-5 - 1 = -6"
+
+    assert fit_to_budget(steps, "-6", 100, words) == "-4 * 2 = -8\n-8 + 3 = -5\n-5 - 1 = -6\nAnswer: -6"
+    assert fit_to_budget(steps, "-6", 12, words) == "-8 + 3 = -5\n-5 - 1 = -6\nAnswer: -6"
+    assert fit_to_budget(steps, "-6", 2, words) == "Answer: -6"

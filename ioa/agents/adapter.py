@@ -26,7 +26,8 @@ from ioa.state import IOAState
 
 AGENT = "adapter"
 _SCORER = rouge_scorer.RougeScorer(["rougeL"])
-_DECORATION = re.compile(r"^\s*(?:[-*•]|\d+[.)]|step\s*\d+\s*[:.)-])\s*", re.I)
+# A bullet or a list number is followed by a space; without one it is a sign or a decimal ("-4 * 2", "3.5").
+_DECORATION = re.compile(r"^\s*(?:[-*•]|\d+[.)]|step\s*\d+\s*[:.)-])(?:\s+|$)", re.I)
 
 
 def adapted_file(round_: int, attempt: int) -> str:
