@@ -4,7 +4,7 @@ Usage (from the repository root):
 
     .venv/bin/python benchmarks/allocation_ceiling.py [--seeds 3] [--cells MODULE:LEVEL,...] [--set KEY=VALUE ...]
 
-Every allocation runs in `ioa bench`'s own trial harness (``ioa.bench.runner.run_trial``): the same initial
+Every allocation runs in `ioa bench`'s own trial harness (``ioa.bench.runner.run_trials``): the same initial
 student per seed, the same budget of oracle worked solutions, the same training per example and the same
 held-out probes as the bench's strategies, with the bench's settings (`--set` overrides them as on `ioa bench`).
 The allocations are fixed in advance, so they need no measurement of the student:
@@ -24,14 +24,11 @@ from __future__ import annotations
 
 import argparse
 import functools
-import multiprocessing
-import os
 import tempfile
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from statistics import fmean, stdev
 
-from ioa.bench.runner import _init_worker, run_trial
+from ioa.bench.runner import run_trials
 from ioa.bench.strategies import uniform
 from ioa.bench.student_vocab import domain_tokenizer
 from ioa.bench.trial import Trial, spread
@@ -70,7 +67,7 @@ def main() -> None:
     args = parser.parse_args()
 
     config = load_config(None, args.overrides)
-    cells = [(c.rsplit(":", 1)[0], int(c.rsplit(":", 1)[1])) for c in args.cells.split(",")]
+    cells = [(module, int(level)) for module, level in (c.rsplit(":", 1) for c in args.cells.split(","))]
     domain = get_domain(config.domain.name, 0)
     level0 = [(m.id, 0) for m in domain.modules]
     allocations = {
@@ -80,33 +77,15 @@ def main() -> None:
         "cover-then-learnable": functools.partial(concentrated, cells=cells, cover_share=0.5),
     }
     lr = config.bench.lrs[0]
+    jobs = [(name, seed, lr) for seed in range(args.seeds) for name in allocations]
+    records = {}
     with tempfile.TemporaryDirectory(prefix="ioa-allocation-") as tmp:
         tokenizer_dir = domain_tokenizer(domain, ensure_teacher_folder(), Path(tmp) / "tokenizer")
-        jobs = [(name, seed) for seed in range(args.seeds) for name in allocations]
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            config.bench.workers, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),)
-        ) as pool:
-            futures = {
-                pool.submit(
-                    run_trial,
-                    config.model_dump(mode="json"),
-                    job[0],
-                    job[1],
-                    lr,
-                    str(tokenizer_dir),
-                    None,
-                    allocations[job[0]],
-                ): job
-                for job in jobs
-            }
-            records = {}
-            for done, future in enumerate(as_completed(futures), 1):
-                records[futures[future]] = record = future.result()
-                print(
-                    f"[{done}/{len(jobs)}] {record['strategy']} seed {record['seed']}: {record['accuracy']:.3f}",
-                    flush=True,
-                )
+        for done, record in enumerate(run_trials(jobs, config, tokenizer_dir, procedures=allocations), 1):
+            records[(record["strategy"], record["seed"])] = record
+            print(
+                f"[{done}/{len(jobs)}] {record['strategy']} seed {record['seed']}: {record['accuracy']:.3f}", flush=True
+            )
     print(f"budget {config.bench.budget}, {config.bench.epochs} epochs, seeds 0-{args.seeds - 1}, cells {args.cells}")
     base = fmean(records[("uniform", s)]["accuracy"] for s in range(args.seeds))
     print(f"{'allocation':<22} {'held-out':>14} {'vs uniform':>11}  per seed")

@@ -116,14 +116,13 @@ def _addition_only(trial) -> None:
     trial.evaluate(student)
 
 
-def test_run_trial_runs_a_given_procedure_in_the_bench_harness(tokenizer_dir, one_thread):
+def test_run_trials_runs_a_given_procedure_in_the_bench_harness(tokenizer_dir, one_thread):
     from ioa.bench.options import QUICK
-    from ioa.bench.runner import run_trial
+    from ioa.bench.runner import run_trials
 
-    config = load_config(None, QUICK)
-    record = run_trial(
-        config.model_dump(mode="json"), "addition-only", 0, 1e-3, str(tokenizer_dir), None, _addition_only
-    )
+    config = load_config(None, [*QUICK, "bench.workers=1"])
+    jobs = [("addition-only", 0, 1e-3)]
+    [record] = run_trials(jobs, config, tokenizer_dir, procedures={"addition-only": _addition_only})
     assert (record["strategy"], record["seed"], record["synthesized"]) == ("addition-only", 0, 5)
     assert record["train_passes"] == 5 * config.bench.epochs
     assert [spent for spent, _ in record["curve"]] == [5]

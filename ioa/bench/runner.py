@@ -10,7 +10,7 @@ import multiprocessing
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from statistics import fmean
@@ -52,8 +52,6 @@ def trial_config(config: Config, seed: int, lr: float) -> Config:
 def _teacher(config: Config, book: TaskBook, endpoint: tuple[str, str] | None) -> Any:
     if endpoint is None:
         return OracleTeacher(book)
-    import os
-
     from ioa.teacher_client import Teacher, build_chat_model
 
     base_url, model = endpoint
@@ -127,6 +125,37 @@ def _init_worker(parent: int) -> None:
     exit_with_parent(parent)
 
 
+def run_trials(
+    jobs: list[TrialKey],
+    config: Config,
+    tokenizer_dir: Path,
+    endpoint: tuple[str, str] | None = None,
+    procedures: Mapping[str, Callable[[Trial], None]] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Each job's record as it finishes, over ``bench.workers`` processes of one torch thread each.
+
+    ``procedures`` gives a strategy name a procedure of its own instead of ``STRATEGIES``'s (a benchmark's).
+    """
+    procedures = procedures or {}
+    args = (config.model_dump(mode="json"), str(tokenizer_dir), endpoint)
+    if config.bench.workers == 1:
+        _one_thread()
+        for strategy, seed, lr in jobs:
+            yield run_trial(args[0], strategy, seed, lr, args[1], args[2], procedures.get(strategy))
+    elif jobs:
+        ctx = multiprocessing.get_context("spawn")  # no forked torch state
+        pool = ProcessPoolExecutor(
+            config.bench.workers, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),)
+        )
+        with pool:
+            futures = [
+                pool.submit(run_trial, args[0], s, seed, lr, args[1], args[2], procedures.get(s))
+                for s, seed, lr in jobs
+            ]
+            for future in as_completed(futures):
+                yield future.result()
+
+
 def _run_all(
     jobs: list[TrialKey],
     config: Config,
@@ -141,26 +170,10 @@ def _run_all(
     todo = [job for job in jobs if job not in done]
     if records:
         report(f"{len(records)} of {len(jobs)} trials already in {log.path}; running the other {len(todo)}")
-
-    def finished(record: dict[str, Any]) -> None:
+    for record in run_trials(todo, config, tokenizer_dir, endpoint):
         log.append(record)
         records.append(record)
         report(f"[{len(records)}/{len(jobs)}] {_line(record)}")
-
-    args = (config.model_dump(mode="json"), str(tokenizer_dir), endpoint)
-    if config.bench.workers == 1:
-        _one_thread()
-        for strategy, seed, lr in todo:
-            finished(run_trial(args[0], strategy, seed, lr, args[1], args[2]))
-    elif todo:
-        ctx = multiprocessing.get_context("spawn")  # no forked torch state
-        pool = ProcessPoolExecutor(
-            config.bench.workers, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),)
-        )
-        with pool:
-            futures = [pool.submit(run_trial, args[0], s, seed, lr, args[1], args[2]) for s, seed, lr in todo]
-            for future in as_completed(futures):
-                finished(future.result())
     return sorted(records, key=lambda r: (r["strategy"], r["seed"], r["lr"]))
 
 
