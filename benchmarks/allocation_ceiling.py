@@ -93,7 +93,8 @@ def main() -> None:
         accs = [records[(name, s)]["accuracy"] for s in range(args.seeds)]
         spread_ = stdev(accs) if len(accs) > 1 else 0.0
         per_seed = ", ".join(f"{a:.3f}" for a in accs)
-        print(f"{name:<22} {fmean(accs):.3f} ± {spread_:.3f} {fmean(accs) / base - 1:>+10.1%}  {per_seed}")
+        versus = f"{fmean(accs) / base - 1:>+10.1%}" if base else f"{'n/a':>10}"  # uniform learnt nothing
+        print(f"{name:<22} {fmean(accs):.3f} ± {spread_:.3f} {versus}  {per_seed}")
 
 
 if __name__ == "__main__":
