@@ -244,6 +244,16 @@ class AdapterConfig(_Section):
         0.5, gt=0, le=1, description="Share of the student's context one worked solution may use."
     )
     scaffold: bool = Field(True, description="Prefix a hint from the nearest mastered module (Chroma).")
+    compact_steps: bool = Field(
+        False,
+        description="Write each worked equation without spaces around its operators ('9*-2=-18'): about a third "
+        "fewer student tokens, so more derivations fit the student's answer budget whole (docs/bench.md, Change 13).",
+    )
+    cut: Literal["tail", "answer"] = Field(
+        "tail",
+        description="A worked solution too long for the student's answer budget becomes its longest tail that fits "
+        "('tail') or its answer alone ('answer'), since a tail refers to values the question never names.",
+    )
     practice_per_example: int = Field(
         100,
         ge=0,
