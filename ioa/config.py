@@ -192,6 +192,13 @@ class RulesConfig(_Section):
     target_fraction: float = Field(0.25, gt=0, le=1, description="Share of deficient modules taken as targets.")
     tau_zpd: float = Field(0.15, gt=0, description="Largest relative jump of student score between stages.")
     tau_mastery: float = Field(0.9, gt=0, le=1, description="Mastery gate: min P_S/P_T over the stage.")
+    zpd_stretch: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of each module's exercises set one level above its ZPD level (the zone's upper edge: "
+        "worked solutions the student can follow, not yet solve); 0 teaches the ZPD level alone.",
+    )
     max_remedial: int = Field(5, ge=0, description="Remedial rounds before a stage is recorded as stuck.")
     stall_is_stuck: bool = Field(
         False,

@@ -301,6 +301,16 @@ def next_difficulty(current_level: int, levels: int) -> int:
     return max(0, min(current_level + 1, levels - 1))
 
 
+def stretch_split(n: int, level: int, levels: int, share: float) -> dict[int, int]:
+    """``n`` exercises at ``level``, ``share`` of them (rounded) one level above, where there is one.
+
+    The zone of proximal development reaches past the next level: a worked solution one level up
+    is what the student can follow with help, though not yet solve alone.
+    """
+    up = round(n * share) if level + 1 < levels else 0
+    return {lv: m for lv, m in ((level, n - up), (level + 1, up)) if m}
+
+
 def level_ratio(p_teacher: float, p_student: float) -> float:
     """P_S/P_T at one difficulty level, for the student's level and the stage gate.
 

@@ -1,4 +1,4 @@
-"""Spaced review: a round also teaches the curriculum's earlier stages when ``synthesis.review_per_module`` is set."""
+"""What a round's teacher node asks for: the ZPD level, its stretch above, and spaced review of earlier stages."""
 
 from __future__ import annotations
 
@@ -19,10 +19,15 @@ ADD, SUB, MUL = "arithmetic/addition", "arithmetic/subtraction", "arithmetic/mul
 CHAIN = "arithmetic/chain_sum"
 
 
-def _teach(tmp_path: Path, review_per_module: int) -> tuple[list[dict], dict]:
+def _teach(tmp_path: Path, review_per_module: int = 0, zpd_stretch: float = 0.0) -> tuple[list[dict], dict]:
     """Stage 2 ([chain sums]) of [[addition], [subtraction, multiplication], [chain sums]] is taught."""
     book = TaskBook(get_domain("arithmetic", 0))
-    config = Config.model_validate({"synthesis": {"examples_per_module": 4, "review_per_module": review_per_module}})
+    config = Config.model_validate(
+        {
+            "synthesis": {"examples_per_module": 4, "review_per_module": review_per_module},
+            "rules": {"zpd_stretch": zpd_stretch},
+        }
+    )
     svc = Services(
         config=config,
         run_dir=RunDir(tmp_path),
@@ -59,3 +64,10 @@ def test_without_review_only_the_focus_is_taught(tmp_path: Path) -> None:
     rows, event = _teach(tmp_path, review_per_module=0)
     assert Counter(r["module"] for r in rows) == {CHAIN: 4}
     assert event["review"] == []
+
+
+def test_stretch_sets_a_share_of_each_module_one_level_above_its_zpd_level(tmp_path: Path) -> None:
+    rows, _ = _teach(tmp_path, review_per_module=2, zpd_stretch=0.5)
+    levels = Counter((r["module"], r["level"]) for r in rows)
+    # Chain sums are taught at 0 (4 exercises: 2 + 2); addition's ZPD level 2 is the top, so nothing goes above it.
+    assert levels == {(CHAIN, 0): 2, (CHAIN, 1): 2, (ADD, 2): 2, (SUB, 1): 1, (SUB, 2): 1, (MUL, 0): 1, (MUL, 1): 1}

@@ -1,8 +1,9 @@
 """The teacher agent: synthesises exercises with worked solutions for the planner's focus modules.
 
 Exercises come from the domain's generator at the ZPD target level (one notch above the
-student's level); the teacher writes the worked solution. Failed or unparseable requests are
-dropped and counted by the teacher client, never fatal.
+student's level, and with ``rules.zpd_stretch`` a share one notch higher still); the teacher
+writes the worked solution. Failed or unparseable requests are dropped and counted by the
+teacher client, never fatal.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from ioa import rules
 from ioa.agents.planner import zpd_levels
 from ioa.graph.context import Services
 from ioa.rundir import write_jsonl
@@ -53,7 +55,8 @@ def teach_focus(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
         # A remedial round never climbs past the level its stage teaches, but steps down when the student slipped.
         level = min(zpd[module], state.stage_levels.get(module, zpd[module]))
         seed = exercise_seed(cfg.domain.seed, round_, attempt, module)
-        tasks += svc.domain.exercises(module, level, n, seed)
+        for lv, m in rules.stretch_split(n, level, specs[module].levels, cfg.rules.zpd_stretch).items():
+            tasks += svc.domain.exercises(module, lv, m, seed)
     reviewed = f" (+ review of {review})" if review else ""
     svc.progress.node("teach", round_, f"{state.mode}: {len(tasks)} exercises for {state.focus}{reviewed}")
     before = svc.teacher.snapshot()
