@@ -254,7 +254,8 @@ class AdapterConfig(_Section):
     compact_steps: bool = Field(
         False,
         description="Write each worked equation without spaces around its operators ('9*-2=-18'): about a third "
-        "fewer student tokens, so more derivations fit the student's answer budget whole (docs/bench.md, Change 13).",
+        "fewer student tokens, so more derivations fit the student's answer budget whole, but SmolLM2's tokenizer "
+        "then merges operator and sign into rare tokens, and IOA scored lower with it (docs/bench.md, Change 13).",
     )
     cut: Literal["tail", "answer"] = Field(
         "tail",

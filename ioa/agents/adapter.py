@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.runtime import Runtime
 from rouge_score import rouge_scorer
@@ -56,7 +56,12 @@ def compact_step(line: str) -> str:
 
 
 def fit_to_budget(
-    steps: str, answer: str, budget: int, count_tokens: Any, compact: bool = False, cut: str = "tail"
+    steps: str,
+    answer: str,
+    budget: int,
+    count_tokens: Any,
+    compact: bool = False,
+    cut: Literal["tail", "answer"] = "tail",
 ) -> str:
     """The longest tail of the worked steps that fits the budget, always ending in ``Answer: X``.
 
