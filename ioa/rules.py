@@ -307,8 +307,9 @@ def stretch_split(n: int, level: int, levels: int, share: float) -> dict[int, in
     The zone of proximal development reaches past the next level: a worked solution one level up
     is what the student can follow with help, though not yet solve alone.
     """
-    up = round(n * share) if level + 1 < levels else 0
-    return {lv: m for lv, m in ((level, n - up), (level + 1, up)) if m}
+    above = next_difficulty(level, levels)
+    up = round(n * share) if above > level else 0
+    return {lv: m for lv, m in ((level, n - up), (above, up)) if m}
 
 
 def level_ratio(p_teacher: float, p_student: float) -> float:

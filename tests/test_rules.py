@@ -266,6 +266,8 @@ def test_gate_decision_is_frozen() -> None:
 def test_next_difficulty_one_notch_up_capped() -> None:
     assert rules.next_difficulty(2, 5) == 3
     assert rules.next_difficulty(4, 5) == 4  # already at the top
+    assert rules.next_difficulty(-1, 5) == 0  # below level 0: start at 0
+    assert rules.next_difficulty(0, 1) == 0
 
 
 def test_stretch_split_moves_a_share_one_level_up_below_the_top() -> None:
@@ -273,8 +275,6 @@ def test_stretch_split_moves_a_share_one_level_up_below_the_top() -> None:
     assert rules.stretch_split(10, 2, 3, 0.3) == {2: 10}  # no level above the top
     assert rules.stretch_split(10, 0, 3, 0.0) == {0: 10}
     assert rules.stretch_split(4, 1, 3, 1.0) == {2: 4}
-    assert rules.next_difficulty(-1, 5) == 0  # below level 0: start at 0
-    assert rules.next_difficulty(0, 1) == 0
 
 
 def test_student_level_requires_every_lower_level() -> None:
