@@ -341,6 +341,12 @@ class BenchConfig(_Section):
         description="Strategies to compare (see docs/bench.md).",
     )
     seeds: int = Field(3, ge=1, description="Seeds per strategy (student init, exercises, data order).")
+    first_seed: int = Field(
+        0,
+        ge=0,
+        description="The first evaluation seed: trials run on seeds first_seed .. first_seed + seeds - 1, so a "
+        "bench too long for one sitting can be split, and the same OUT later reuses every trial it holds.",
+    )
     budget: int = Field(320, ge=1, description="Teacher-synthesized training examples per strategy and seed.")
     epochs: int = Field(
         12,

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from ioa.bench.runner import TUNE_SEED, evaluation_seeds
 from ioa.bench.trial_log import TrialLog
 from ioa.config import Config
 from ioa.errors import UsageError
@@ -39,7 +40,7 @@ def test_more_seeds_strategies_or_lrs_reuse_the_log_but_other_settings_are_refus
     wider = Config().model_copy(
         update={
             "bench": Config().bench.model_copy(
-                update={"seeds": 5, "strategies": ["uniform"], "workers": 1, "lrs": [1e-3, 2e-3]}
+                update={"seeds": 5, "first_seed": 3, "strategies": ["uniform"], "workers": 1, "lrs": [1e-3, 2e-3]}
             )
         }
     )
@@ -47,6 +48,19 @@ def test_more_seeds_strategies_or_lrs_reuse_the_log_but_other_settings_are_refus
     other = Config().model_copy(update={"bench": Config().bench.model_copy(update={"budget": 48})})
     with pytest.raises(UsageError, match=r"other settings \(bench\.budget: 320 there, 48 now\)"):
         TrialLog.open(tmp_path, other)
+
+
+def _seeds(seeds: int, first_seed: int) -> Config:
+    return Config().model_copy(
+        update={"bench": Config().bench.model_copy(update={"seeds": seeds, "first_seed": first_seed})}
+    )
+
+
+def test_first_seed_shifts_the_evaluation_seeds_but_never_onto_the_tuning_seed():
+    assert list(evaluation_seeds(Config())) == [0, 1, 2]
+    assert list(evaluation_seeds(_seeds(3, 3))) == [3, 4, 5]
+    with pytest.raises(UsageError, match=f"include {TUNE_SEED}, the learning-rate search's seed"):
+        evaluation_seeds(_seeds(3, TUNE_SEED - 1))
 
 
 def _bench(out, *args: str) -> subprocess.CompletedProcess:

@@ -87,11 +87,13 @@ def write_results(out: Path, result: dict[str, Any]) -> dict[str, Any]:
     gain = ioa_gain(summary, records)
     write_json(out / "results.json", {**result, "summary": summary, "ioa_vs_best_baseline": gain})
     settings = result["settings"]
+    first = settings["first_seed"]
+    last = first + settings["seeds"] - 1
     head = [
         "# ioa bench results",
         "",
         f"Budget {settings['budget']} teacher-synthesized examples per run, {settings['epochs']} epochs per new "
-        f"batch, {settings['seeds']} seeds, teacher: {settings['teacher']}, held-out probes: "
+        f"batch, {settings['seeds']} seeds ({first}-{last}), teacher: {settings['teacher']}, held-out probes: "
         f"{settings['eval_probes_per_module']} per module; total wall time {result['wall_s']} s"
         + (f" (trials resumed from trials.jsonl: {result['resumed']}, not included)." if result["resumed"] else "."),
         "",

@@ -19,7 +19,7 @@ from ioa.rundir import atomic_write, write_json
 TrialKey = tuple[str, int, float]
 """(strategy, seed, lr)."""
 
-_NOT_PER_TRIAL = ("strategies", "seeds", "workers", "lrs")
+_NOT_PER_TRIAL = ("strategies", "seeds", "first_seed", "workers", "lrs")
 """Bench settings that choose which trials run and how, not what a trial computes (a trial's lr is in its key)."""
 
 
