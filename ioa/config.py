@@ -86,7 +86,9 @@ class StudentConfig(_Section):
     num_heads: int = Field(4, gt=0, description="Tiny student: attention heads.")
     intermediate_size: int = Field(512, gt=0, description="Tiny student: MLP width.")
     context_length: int = Field(256, gt=0, description="Tiny student: maximum sequence length.")
-    init_seed: int = Field(0, description="Seed of the tiny student's random initialisation.")
+    init_seed: int = Field(
+        0, description="Seed of the student's random initialisation: the tiny student's weights, a LoRA adapter's."
+    )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="'auto' uses CUDA when present.")
     eval_batch_size: int = Field(64, gt=0, description="Probes answered per generation batch.")
     max_new_tokens: int = Field(12, gt=0, description="Token cap for a student answer to a probe.")

@@ -168,6 +168,22 @@ def test_lora_trains_only_the_adapter_and_reloads(pretrained_dir: Path, tokenize
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]
 
 
+def test_lora_adapter_is_drawn_from_the_init_seed(pretrained_dir: Path, tokenizer_dir: Path) -> None:
+    def adapter(init_seed: int) -> dict[str, torch.Tensor]:
+        student = load_student(StudentConfig(model=str(pretrained_dir), init_seed=init_seed), tokenizer_dir)
+        return {n: p for n, p in weights(student).items() if "lora_A" in n}
+
+    torch.manual_seed(1)
+    first = adapter(0)
+    torch.manual_seed(2)  # another history of draws before it: a later trial in the same bench worker
+    expected_draw = torch.rand(1)
+    torch.manual_seed(2)
+    second = adapter(0)
+    assert torch.equal(torch.rand(1), expected_draw), "adding the adapter must not move the caller's RNG"
+    assert first and same_weights(first, second)
+    assert not same_weights(first, adapter(1))
+
+
 def test_default_lr_follows_the_design(pretrained_dir: Path, tokenizer_dir: Path) -> None:
     tiny = load_student(StudentConfig(**TINY), tokenizer_dir)
     lora = load_student(StudentConfig(model=str(pretrained_dir)), tokenizer_dir)

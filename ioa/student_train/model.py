@@ -221,7 +221,7 @@ def random_student(
     tokenizer = _prepare_tokenizer(AutoTokenizer.from_pretrained(tokenizer_dir))
     with torch.device(device):  # initialise where it will train: a 1B model is slow to build on the CPU
         model = AutoModelForCausalLM.from_config(config, dtype=student_dtype(cfg, device, finetune))
-    return _with_adapter(_placed(model, tokenizer, cfg, finetune, device), training)
+    return _with_adapter(_placed(model, tokenizer, cfg, finetune, device), training, cfg.init_seed)
 
 
 def load_student(
@@ -238,13 +238,17 @@ def load_student(
     device = resolve_device(cfg.device)
     if checkpoint is not None:
         return _load_checkpoint(Path(checkpoint), cfg, device)
-    return _with_adapter(_base_model(cfg, tokenizer_dir, _finetune_mode(cfg), device), training)
+    return _with_adapter(_base_model(cfg, tokenizer_dir, _finetune_mode(cfg), device), training, cfg.init_seed)
 
 
-def _with_adapter(student: Student, training: TrainingConfig | None) -> Student:
+def _with_adapter(student: Student, training: TrainingConfig | None, seed: int) -> Student:
     """A LoRA student gets a fresh adapter (settings from ``training``, defaults when None); a full one is as is."""
     if student.finetune == "lora":
-        student.model = get_peft_model(student.model, lora_config(training or TrainingConfig()))
+        # LoRA's A matrices are random: drawn from init_seed, not from whatever the process drew before, so
+        # the same seed gives every strategy of a bench, and every rerun, the same adapter to train.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            student.model = get_peft_model(student.model, lora_config(training or TrainingConfig()))
     return student
 
 
