@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -175,11 +177,18 @@ def build_tiny(cfg: StudentConfig, tokenizer: transformers.PreTrainedTokenizerBa
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
-    # Initialise on CPU in fp32 from our own seed, without disturbing the caller's RNG,
-    # so the initial student is bit-identical on every machine and in every run.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.init_seed)
+    # Initialise on CPU in fp32 from our own seed, so the initial student is bit-identical on every machine and in
+    # every run.
+    with _seeded(cfg.init_seed):
         return LlamaForCausalLM(config)
+
+
+@contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """Random draws inside come from ``seed``; the caller's RNG is left where it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def _base_model(cfg: StudentConfig, tokenizer_dir: Path, finetune: str, device: torch.device) -> Student:
@@ -246,8 +255,7 @@ def _with_adapter(student: Student, training: TrainingConfig | None, seed: int) 
     if student.finetune == "lora":
         # LoRA's A matrices are random: drawn from init_seed, not from whatever the process drew before, so
         # the same seed gives every strategy of a bench, and every rerun, the same adapter to train.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with _seeded(seed):
             student.model = get_peft_model(student.model, lora_config(training or TrainingConfig()))
     return student
 
