@@ -327,6 +327,10 @@ Strategy = Literal[
 """The strategies `ioa bench` knows (ioa/bench/strategies.py implements each)."""
 
 
+TUNE_SEED = 100
+"""The seed of `ioa bench`'s learning-rate search: never an evaluation seed (BenchConfig refuses it)."""
+
+
 class BenchConfig(_Section):
     """`ioa bench`: the pedagogy benchmark against distillation baselines at equal teacher budget."""
 
@@ -394,6 +398,21 @@ class BenchConfig(_Section):
         "baseline the same practice per worked example; off, no strategy gets practice, so all train on the same "
         "number of examples.",
     )
+
+    @property
+    def evaluation_seeds(self) -> range:
+        """Seeds first_seed .. first_seed + seeds - 1."""
+        return range(self.first_seed, self.first_seed + self.seeds)
+
+    @model_validator(mode="after")
+    def _apart_from_tuning(self) -> BenchConfig:
+        seeds = self.evaluation_seeds
+        if TUNE_SEED in seeds:
+            raise ValueError(
+                f"evaluation seeds {seeds.start}..{seeds.stop - 1} include {TUNE_SEED}, the learning-rate search's "
+                "seed; choose fewer seeds or another first_seed"
+            )
+        return self
 
 
 class OptimizeConfig(_Section):

@@ -8,10 +8,14 @@ import sys
 
 import pytest
 
-from ioa.bench.runner import TUNE_SEED, evaluation_seeds
+from ioa.bench.options import with_options
 from ioa.bench.trial_log import TrialLog
-from ioa.config import Config
+from ioa.config import TUNE_SEED, Config, load_config
 from ioa.errors import UsageError
+
+
+def _with_bench(**update) -> Config:
+    return Config().model_copy(update={"bench": Config().bench.model_copy(update=update)})
 
 
 def _record(strategy: str, seed: int, lr: float = 1e-3) -> dict:
@@ -37,30 +41,21 @@ def test_log_keeps_finished_trials_and_survives_a_torn_last_line(tmp_path):
 
 def test_more_seeds_strategies_or_lrs_reuse_the_log_but_other_settings_are_refused(tmp_path):
     TrialLog.open(tmp_path, Config()).append(_record("uniform", 0))
-    wider = Config().model_copy(
-        update={
-            "bench": Config().bench.model_copy(
-                update={"seeds": 5, "first_seed": 3, "strategies": ["uniform"], "workers": 1, "lrs": [1e-3, 2e-3]}
-            )
-        }
-    )
+    wider = _with_bench(seeds=5, first_seed=3, strategies=["uniform"], workers=1, lrs=[1e-3, 2e-3])
     assert set(TrialLog.open(tmp_path, wider).records()) == {("uniform", 0, 1e-3)}
-    other = Config().model_copy(update={"bench": Config().bench.model_copy(update={"budget": 48})})
+    other = _with_bench(budget=48)
     with pytest.raises(UsageError, match=r"other settings \(bench\.budget: 320 there, 48 now\)"):
         TrialLog.open(tmp_path, other)
 
 
-def _seeds(seeds: int, first_seed: int) -> Config:
-    return Config().model_copy(
-        update={"bench": Config().bench.model_copy(update={"seeds": seeds, "first_seed": first_seed})}
-    )
-
-
 def test_first_seed_shifts_the_evaluation_seeds_but_never_onto_the_tuning_seed():
-    assert list(evaluation_seeds(Config())) == [0, 1, 2]
-    assert list(evaluation_seeds(_seeds(3, 3))) == [3, 4, 5]
-    with pytest.raises(UsageError, match=f"include {TUNE_SEED}, the learning-rate search's seed"):
-        evaluation_seeds(_seeds(3, TUNE_SEED - 1))
+    assert list(Config().bench.evaluation_seeds) == [0, 1, 2]
+    assert list(_with_bench(seeds=3, first_seed=3).bench.evaluation_seeds) == [3, 4, 5]
+    refused = f"include {TUNE_SEED}, the learning-rate search's seed"
+    with pytest.raises(UsageError, match=refused):  # --set, before anything runs
+        load_config(overrides=[f"bench.first_seed={TUNE_SEED - 1}"])
+    with pytest.raises(UsageError, match=refused):  # --seeds on top of a first seed
+        with_options(load_config(overrides=["bench.first_seed=90"]), seeds=20)
 
 
 def _bench(out, *args: str) -> subprocess.CompletedProcess:

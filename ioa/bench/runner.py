@@ -20,25 +20,11 @@ from ioa.bench.oracle import OracleTeacher, TaskBook
 from ioa.bench.strategies import STRATEGIES
 from ioa.bench.trial import CappedTeacher, Trial
 from ioa.bench.trial_log import TrialKey, TrialLog
-from ioa.config import Config
-from ioa.errors import UsageError
+from ioa.config import TUNE_SEED, Config
 from ioa.lifetime import exit_with_parent
 
-TUNE_SEED = 100
-"""The seed of the learning-rate search: never an evaluation seed (``evaluation_seeds`` refuses it)."""
 DIAG_STREAM = 1000
 """Diagnostic probes of seed s come from probe stream DIAG_STREAM + s (held-out ones from stream 0)."""
-
-
-def evaluation_seeds(config: Config) -> range:
-    """The bench's evaluation seeds; refuses a range that holds the learning-rate search's seed."""
-    seeds = range(config.bench.first_seed, config.bench.first_seed + config.bench.seeds)
-    if TUNE_SEED in seeds:
-        raise UsageError(
-            f"evaluation seeds {seeds.start}..{seeds.stop - 1} include {TUNE_SEED}, the learning-rate search's seed; "
-            "choose fewer seeds or another bench.first_seed"
-        )
-    return seeds
 
 
 def trial_config(config: Config, seed: int, lr: float) -> Config:
@@ -213,7 +199,6 @@ def run_bench(
     Trials already in ``log`` are not run again: a stopped bench started again with the same OUT resumes.
     """
     bench = config.bench
-    seeds = evaluation_seeds(config)
     started = time.perf_counter()
     done = log.records()
     strategies = _ordered(list(dict.fromkeys(bench.strategies)))
@@ -226,7 +211,7 @@ def run_bench(
         for s in strategies:
             # Picked on the diagnostic probes, never on the held-out ones the comparison reports.
             best[s] = max((r for r in search if r["strategy"] == s), key=lambda r: r["diagnostic_accuracy"])["lr"]
-    jobs = [(s, seed, best[s]) for seed in seeds for s in strategies]
+    jobs = [(s, seed, best[s]) for seed in bench.evaluation_seeds for s in strategies]
     records = _run_all(jobs, config, tokenizer_dir, endpoint, report, log, done)
     return {
         "settings": bench.model_dump(mode="json"),
