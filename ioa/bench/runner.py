@@ -117,10 +117,11 @@ def _init_worker(parent: int) -> None:
     """A trial worker: one torch thread, and an exit as soon as the bench process is gone.
 
     A bench stopped with SIGTERM or SIGKILL runs no cleanup, and its pool workers would otherwise
-    train on, orphaned, for the rest of their trials.
+    train on, orphaned, for the rest of their trials. The watch starts first: importing torch takes
+    seconds on a loaded machine, and a parent killed meanwhile should not wait on it.
     """
-    _one_thread()
     exit_with_parent(parent)
+    _one_thread()
 
 
 def run_trials(
