@@ -200,8 +200,8 @@ class RulesConfig(_Section):
         le=1,
         description="Share of each module's exercises set one level above its ZPD level (the zone's upper edge: "
         "worked solutions the student can follow, not yet solve); 0 teaches the ZPD level alone. On `ioa bench` "
-        "with the pretrained student, 0.5 raised IOA on every seed measured, and scored above 0.67 and 0.8; it "
-        "left the tiny student's accuracy unchanged (docs/bench.md, Changes 14, 16 and 17).",
+        "with the pretrained student, 0.5 raised IOA on every seed measured, and scored above 0.67 and 0.8 (one "
+        "seed); it left the tiny student's accuracy unchanged (docs/bench.md, Changes 14, 16 and 17).",
     )
     max_remedial: int = Field(5, ge=0, description="Remedial rounds before a stage is recorded as stuck.")
     stall_is_stuck: bool = Field(
