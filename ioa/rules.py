@@ -301,24 +301,6 @@ def next_difficulty(current_level: int, levels: int) -> int:
     return max(0, min(current_level + 1, levels - 1))
 
 
-def share_budget(counts: dict[str, int], left: int) -> dict[str, int]:
-    """Exercise requests cut to the ``left`` teacher calls, dealt one at a time across the modules in turn.
-
-    A round that asks for more than the budget has left would otherwise be cut first come, first
-    served, and the modules listed last (the newest on the frontier) would get nothing at all.
-    """
-    if sum(counts.values()) <= left:
-        return dict(counts)
-    shares = dict.fromkeys(counts, 0)
-    left = max(0, left)
-    while left:
-        for module, wanted in counts.items():
-            if left and shares[module] < wanted:
-                shares[module] += 1
-                left -= 1
-    return shares
-
-
 def stretch_split(n: int, level: int, levels: int, share: float) -> dict[int, int]:
     """``n`` exercises at ``level``, ``share`` of them (rounded) one level above, where there is one.
 

@@ -277,14 +277,6 @@ def test_stretch_split_moves_a_share_one_level_up_below_the_top() -> None:
     assert rules.stretch_split(4, 1, 3, 1.0) == {2: 4}
 
 
-def test_share_budget_deals_the_calls_left_across_modules_in_turn() -> None:
-    assert rules.share_budget({"a": 10, "b": 10, "c": 10}, 50) == {"a": 10, "b": 10, "c": 10}
-    assert rules.share_budget({"a": 10, "b": 10, "c": 10}, 20) == {"a": 7, "b": 7, "c": 6}
-    # A small request is met in full and its unused turns go to the others.
-    assert rules.share_budget({"a": 2, "b": 10, "c": 10}, 12) == {"a": 2, "b": 5, "c": 5}
-    assert rules.share_budget({"a": 3, "b": 3}, -4) == {"a": 0, "b": 0}
-
-
 def test_student_level_requires_every_lower_level() -> None:
     assert rules.student_level({0: 0.9, 1: 0.8, 2: 0.5}, 0.7) == 1
     # A failed level stops the climb even if a higher one passes.

@@ -19,16 +19,13 @@ ADD, SUB, MUL = "arithmetic/addition", "arithmetic/subtraction", "arithmetic/mul
 CHAIN = "arithmetic/chain_sum"
 
 
-def _teach(
-    tmp_path: Path, review_per_module: int = 0, zpd_stretch: float = 0.0, calls_left: int = 2000
-) -> tuple[list[dict], dict]:
+def _teach(tmp_path: Path, review_per_module: int = 0, zpd_stretch: float = 0.0) -> tuple[list[dict], dict]:
     """Stage 2 ([chain sums]) of [[addition], [subtraction, multiplication], [chain sums]] is taught."""
     book = TaskBook(get_domain("arithmetic", 0))
     config = Config.model_validate(
         {
             "synthesis": {"examples_per_module": 4, "review_per_module": review_per_module},
             "rules": {"zpd_stretch": zpd_stretch},
-            "budget": {"max_teacher_calls": 100 + calls_left},
         }
     )
     svc = Services(
@@ -48,7 +45,6 @@ def _teach(
         stage_levels={CHAIN: 0},
         levels={ADD: 1, SUB: 0},
         focus=[CHAIN],
-        usage={"teacher_calls": 100.0},
     )
     teach_focus(state, SimpleNamespace(context=svc))  # type: ignore[arg-type]
     (event,) = [e for e in read_traces(tmp_path / "traces.jsonl") if e["kind"] == "synthesis"]
@@ -75,10 +71,3 @@ def test_stretch_sets_a_share_of_each_module_one_level_above_its_zpd_level(tmp_p
     levels = Counter((r["module"], r["level"]) for r in rows)
     # Chain sums are taught at 0 (4 exercises: 2 + 2); addition's ZPD level 2 is the top, so nothing goes above it.
     assert levels == {(CHAIN, 0): 2, (CHAIN, 1): 2, (ADD, 2): 2, (SUB, 1): 1, (SUB, 2): 1, (MUL, 0): 1, (MUL, 1): 1}
-
-
-def test_a_budget_too_small_for_the_round_is_shared_across_its_modules(tmp_path: Path) -> None:
-    rows, event = _teach(tmp_path, review_per_module=2, calls_left=7)
-    # Not the first 7 requests (chain sums' 4, addition's 2, subtraction's 1): every module gets its turn.
-    assert Counter(r["module"] for r in rows) == {CHAIN: 2, ADD: 2, SUB: 2, MUL: 1}
-    assert "7/7 worked solutions" in event["summary"]

@@ -41,7 +41,6 @@ def teach_focus(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
     """Synthesise J exercises per focus module at its ZPD level, with the teacher's worked solutions.
 
     With ``synthesis.review_per_module``, every earlier stage's module gets that many exercises too.
-    When the teacher budget left is smaller than the request, it is shared evenly across the modules.
     """
     svc = runtime.context
     cfg = svc.config
@@ -50,7 +49,6 @@ def teach_focus(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
     review = review_modules(state) if cfg.synthesis.review_per_module else []
     counts = {k: cfg.synthesis.examples_per_module for k in state.focus}
     counts |= {k: cfg.synthesis.review_per_module for k in review}
-    counts = rules.share_budget(counts, cfg.budget.max_teacher_calls - int(state.usage.get("teacher_calls", 0)))
     zpd = zpd_levels(state, svc, list(counts))
     tasks = []
     for module, n in counts.items():
