@@ -17,14 +17,12 @@ AGENT = "trainer"
 
 
 def replay_examples(svc: Services, state: IOAState, n: int, seed: int) -> list[Example]:
-    """Up to ``n`` earlier examples, from mastered modules first, so new lessons don't erase old ones.
-
-    The focus's own earlier examples are replayed too: under the frontier schedule every module
-    taught is in focus, and a student moved on to a module's harder levels forgets its easier ones.
-    """
+    """Up to ``n`` earlier examples, from mastered modules first, so new lessons don't erase old ones."""
     if n <= 0 or not state.trained_files:
         return []
-    pool = [r for f in state.trained_files for r in read_jsonl(svc.run_dir.resolve(f))]
+    pool = [
+        r for f in state.trained_files for r in read_jsonl(svc.run_dir.resolve(f)) if r["module"] not in state.focus
+    ]
     mastered = [r for r in pool if svc.memory.state(r["module"]) == "mastered"]
     rng = random.Random(seed)
     chosen = rng.sample(mastered, min(n, len(mastered)))
