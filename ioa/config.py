@@ -123,6 +123,18 @@ class TrainingConfig(_Section):
         None, gt=0, description="Learning rate; empty picks 1e-4 (LoRA), 2e-5 (full) or 1e-3 (tiny)."
     )
     replay_fraction: float = Field(0.2, ge=0, lt=1, description="Share of each batch replayed from mastered modules.")
+    carry_optimizer: bool = Field(
+        False,
+        description="Continue AdamW's moments from one training round to the next instead of restarting them "
+        "(in memory: a resumed run restarts them; see docs/bench.md, Change 19).",
+    )
+    consolidation_epochs: int = Field(
+        0,
+        ge=0,
+        description="Of each example's epochs, how many wait for one consolidation over everything taught, "
+        "all modules shuffled together, when the run finishes (0: every epoch in the example's own round; "
+        "docs/bench.md, Change 19).",
+    )
     lora_r: int = Field(16, gt=0, description="LoRA rank.")
     lora_alpha: int = Field(32, gt=0, description="LoRA alpha.")
     lora_dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout.")

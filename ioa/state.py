@@ -96,7 +96,12 @@ class IOAState:
     """Modules of stages given up after the remedial cap."""
 
     train_log: Annotated[list[dict[str, float]], operator.add] = field(default_factory=list)
-    """One record per training round: round, steps, loss_first, loss_last, examples."""
+    """One record per training round: round, steps, loss_first, loss_last, examples, replay.
+
+    Consolidation's record counts its examples under ``consolidation`` instead of examples and replay."""
+
+    consolidated: bool = False
+    """Whether the consolidation over everything taught (``training.consolidation_epochs``) has run."""
 
     usage: Annotated[dict[str, float], add_counts] = field(default_factory=dict)
     """Summed counters: teacher calls and tokens, dropped items, elapsed seconds."""

@@ -123,6 +123,22 @@ def test_checkpoint_reloads_identical_weights_and_answers(
     assert [p.name for p in out.parent.iterdir()] == ["student"]  # no temp folder left behind
 
 
+def test_a_later_lesson_continues_the_optimizer_moments(tokenizer_dir: Path, tmp_path: Path) -> None:
+    student = load_student(StudentConfig(**TINY), tokenizer_dir)
+    cfg = TrainingConfig(epochs=1, batch_size=8, lr=1e-3, carry_optimizer=True)
+    first = train_student(student, SUMS, cfg, tmp_path / "a")
+    second = train_student(student, SUMS, cfg, tmp_path / "b")
+    assert student.optimizer_state is not None
+    # AdamW's step count runs on across the two calls, as it does across epochs within one.
+    assert {int(s["step"]) for s in student.optimizer_state["state"].values()} == {first.steps + second.steps}
+    # Only in memory: a student loaded from its checkpoint, as a resumed run's is, starts them afresh.
+    assert load_student(StudentConfig(**TINY), tokenizer_dir, checkpoint=tmp_path / "b").optimizer_state is None
+    # Off (the default), every call starts them afresh.
+    student = load_student(StudentConfig(**TINY), tokenizer_dir)
+    train_student(student, SUMS, cfg.model_copy(update={"carry_optimizer": False}), tmp_path / "c")
+    assert student.optimizer_state is None
+
+
 def test_batched_generation_is_ordered_and_equals_one_at_a_time(trained: tuple[Student, TrainResult, list]) -> None:
     student, _, _ = trained
     # Mixed lengths, so left padding really differs between batches.

@@ -341,5 +341,7 @@ def batch_ready(state: IOAState, runtime: Runtime[Services]) -> Literal["train",
     return "train" if ready else "teach"
 
 
-def route_after_plan(state: IOAState) -> Literal["teach", "finish"]:
-    return state.next
+def route_after_plan(state: IOAState, runtime: Runtime[Services]) -> Literal["teach", "consolidate", "finish"]:
+    """A finishing run first consolidates everything taught, once, when ``training.consolidation_epochs`` > 0."""
+    due = runtime.context.config.training.consolidation_epochs > 0 and bool(state.trained_files)
+    return "consolidate" if state.next == "finish" and due and not state.consolidated else state.next

@@ -20,7 +20,7 @@ from ioa.graph.ablations import pass_through_batch, plan_without_organizer, swit
 from ioa.graph.context import Services
 from ioa.graph.finish import finish_run
 from ioa.state import IOAState
-from ioa.student_train.node import train_on_batch
+from ioa.student_train.node import consolidate_taught, train_on_batch
 
 Node = Callable[[IOAState, Runtime[Services]], dict[str, Any]]
 
@@ -48,14 +48,18 @@ def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStat
     g.add_node("teach", timed(teach_focus))
     g.add_node("adapt", timed(switch("adapter", adapt_batch, pass_through_batch)))
     g.add_node("train", timed(train_on_batch))
+    g.add_node("consolidate", timed(consolidate_taught))
     g.add_node("diagnose", timed(without_identifier(diagnose_student)))
     g.add_node("finish", timed(finish_run))
     g.add_edge(START, "identify")
     g.add_edge("identify", "plan")
-    g.add_conditional_edges("plan", route_after_plan, {"teach": "teach", "finish": "finish"})
+    g.add_conditional_edges(
+        "plan", route_after_plan, {"teach": "teach", "consolidate": "consolidate", "finish": "finish"}
+    )
     g.add_edge("teach", "adapt")
     g.add_conditional_edges("adapt", batch_ready, {"train": "train", "teach": "teach"})
     g.add_edge("train", "diagnose")
+    g.add_edge("consolidate", "diagnose")  # so the run finishes on the consolidated student's scores
     g.add_edge("diagnose", "plan")
     g.add_edge("finish", END)
     return g.compile(checkpointer=checkpointer)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import transformers
@@ -46,6 +46,9 @@ class Student:
     """Which weights training updates."""
     config: StudentConfig | None = None
     """The config the base model was built from; a LoRA checkpoint records it to rebuild its base."""
+    optimizer_state: dict[str, Any] | None = None
+    """With ``training.carry_optimizer``, AdamW's moments after the last training call, which the next one
+    continues. Kept in memory only: a student loaded from a checkpoint (a resumed run's) starts them afresh."""
 
     def params(self) -> tuple[int, int]:
         """(total parameters, trainable parameters); tied embeddings count once."""

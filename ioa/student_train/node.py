@@ -1,4 +1,4 @@
-"""The training node: fine-tunes the student on the ready ZPD batch plus replay of earlier material."""
+"""The training nodes: the ready ZPD batch plus replay of earlier material, and the final consolidation of it all."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from ioa.config import TrainingConfig
 from ioa.graph.context import Services
 from ioa.rundir import read_jsonl
 from ioa.state import IOAState
-from ioa.student_train.train import Example, default_epochs, train_student
+from ioa.student_train.train import Example, round_epochs, train_student
 
 AGENT = "trainer"
 
@@ -31,32 +32,20 @@ def replay_examples(svc: Services, state: IOAState, n: int, seed: int) -> list[E
     return [Example(prompt=r["prompt"], target=r["target"]) for r in chosen]
 
 
-def train_on_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
-    """Train from the checkpoint named in the state, save a new one, and clear the batch."""
-    svc = runtime.context
-    cfg = svc.config.training
+def _examples(svc: Services, files: list[str]) -> list[Example]:
+    return [Example(prompt=r["prompt"], target=r["target"]) for f in files for r in read_jsonl(svc.run_dir.resolve(f))]
+
+
+def _train(
+    svc: Services, state: IOAState, node: str, data: list[Example], cfg: TrainingConfig, what: str, **log: int
+) -> dict[str, Any]:
+    """Train ``cfg.epochs`` over ``data`` from the state's checkpoint, save round ``state.round + 1``, trace it."""
     round_ = state.round + 1
-    examples = [
-        Example(prompt=r["prompt"], target=r["target"]) for f in state.batch for r in read_jsonl(svc.run_dir.resolve(f))
-    ]
-    done = {"batch": [], "batch_examples": 0, "teach_attempts": 0, "trained_files": list(state.batch)}
-    if not examples:
-        svc.tracer.event(
-            round=round_,
-            node="train",
-            agent=AGENT,
-            kind="skip",
-            summary="no adapted example survived verification; nothing to train on",
-        )
-        return done
-    n_replay = round(cfg.replay_fraction * len(examples) / (1 - cfg.replay_fraction))
-    replay = replay_examples(svc, state, n_replay, seed=cfg.seed + round_)
     student = svc.student(state.student_checkpoint)
     out = svc.run_dir.student / f"round_{round_}"
     started = time.perf_counter()
-    data = examples + replay
-    steps = default_epochs(student, cfg) * -(-len(data) // cfg.batch_size)
-    svc.progress.node("train", round_, f"{len(examples)} new + {len(replay)} replay examples, {steps} steps")
+    steps = cfg.epochs * -(-len(data) // cfg.batch_size)
+    svc.progress.node(node, round_, f"{what}, {steps} steps")
     losses: list[float] = []  # every step's loss, traced for the report's loss curves
     with svc.progress.step(f"training the student (round {round_})", steps) as advance:
 
@@ -69,11 +58,10 @@ def train_on_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
     svc.adopt_student(student, checkpoint)
     svc.tracer.event(
         round=round_,
-        node="train",
+        node=node,
         agent=AGENT,
         kind="training",
-        summary=f"{result.steps} steps on {len(examples)}+{len(replay)} examples, "
-        f"loss {result.loss_first:.3f} -> {result.loss_last:.3f}",
+        summary=f"{result.steps} steps on {what}, loss {result.loss_first:.3f} -> {result.loss_last:.3f}",
         latency_s=time.perf_counter() - started,
         checkpoint=checkpoint,
         steps=result.steps,
@@ -81,14 +69,53 @@ def train_on_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
         loss_first=result.loss_first,
         loss_last=result.loss_last,
         losses=losses,
-        replay=len(replay),
+        **log,
     )
-    log = {
+    record = {
         "round": round_,
         "steps": result.steps,
-        "examples": len(examples),
-        "replay": len(replay),
+        **log,
         "loss_first": result.loss_first,
         "loss_last": result.loss_last,
     }
-    return {**done, "student_checkpoint": checkpoint, "train_log": [log]}
+    return {"student_checkpoint": checkpoint, "train_log": [record]}
+
+
+def train_on_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
+    """Train from the checkpoint named in the state, save a new one, and clear the batch."""
+    svc = runtime.context
+    cfg = svc.config.training
+    examples = _examples(svc, state.batch)
+    done = {"batch": [], "batch_examples": 0, "teach_attempts": 0, "trained_files": list(state.batch)}
+    if not examples:
+        svc.tracer.event(
+            round=state.round + 1,
+            node="train",
+            agent=AGENT,
+            kind="skip",
+            summary="no adapted example survived verification; nothing to train on",
+        )
+        return done
+    n_replay = round(cfg.replay_fraction * len(examples) / (1 - cfg.replay_fraction))
+    replay = replay_examples(svc, state, n_replay, seed=cfg.seed + state.round + 1)
+    cfg = cfg.model_copy(update={"epochs": round_epochs(svc.student(state.student_checkpoint), cfg)})
+    what = f"{len(examples)} new + {len(replay)} replay examples"
+    trained = _train(svc, state, "train", examples + replay, cfg, what, examples=len(examples), replay=len(replay))
+    return {**done, **trained}
+
+
+def consolidate_taught(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
+    """Train ``training.consolidation_epochs`` over every example taught, all modules shuffled together.
+
+    Each round's batch trains on its own, so the last rounds weigh most in what the student keeps; consolidation
+    spends the epochs each example kept back on one pass over the whole curriculum, as uniform synthesis
+    trains on it, so no example is trained more often than without it.
+    """
+    svc = runtime.context
+    examples = _examples(svc, state.trained_files)
+    # Its own data order: the seed of its round, as each round's replay draws.
+    cfg = svc.config.training
+    cfg = cfg.model_copy(update={"epochs": cfg.consolidation_epochs, "seed": cfg.seed + state.round + 1})
+    what = f"consolidation of {len(examples)} examples"
+    trained = _train(svc, state, "consolidate", examples, cfg, what, consolidation=len(examples))
+    return {**trained, "consolidated": True}

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from accelerate import Accelerator
 
 from ioa.config import TrainingConfig
+from ioa.errors import UsageError
 from ioa.student_train.checkpoint import save_checkpoint
 from ioa.student_train.generate import format_prompt
 from ioa.student_train.model import Student
@@ -75,6 +76,17 @@ def default_epochs(student: Student, cfg: TrainingConfig) -> int:
     # A pretrained student refines what it knows; a random 11M model must first learn the skill at all:
     # on single-digit sums 3 epochs over a few hundred examples left it at 0% held out, 12 reached 40-50%.
     return 12 if _from_scratch(student) else 3
+
+
+def round_epochs(student: Student, cfg: TrainingConfig) -> int:
+    """Epochs over a round's own batch: ``default_epochs`` less the ``consolidation_epochs`` kept for consolidation."""
+    epochs = default_epochs(student, cfg) - cfg.consolidation_epochs
+    if epochs < 1:
+        raise UsageError(
+            f"training.consolidation_epochs={cfg.consolidation_epochs} leaves no epoch of "
+            f"{default_epochs(student, cfg)} for a round's own batch; lower it"
+        )
+    return epochs
 
 
 def _from_scratch(student: Student) -> bool:
@@ -173,6 +185,10 @@ def train_student(
     total = epochs * steps_per_epoch
     params = [p for p in student.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
+    if cfg.carry_optimizer and student.optimizer_state is not None:
+        # A fresh AdamW's first steps move every weight by about the full learning rate, whatever its gradient:
+        # restarted each round, that would jolt what earlier rounds taught (docs/bench.md, Change 19).
+        optimizer.load_state_dict(student.optimizer_state)
     if student.config is not None and student.config.gradient_checkpointing:
         # Non-reentrant checkpointing needs no gradient on the inputs, so it also works under LoRA's frozen embeddings.
         student.model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
@@ -206,6 +222,8 @@ def train_student(
                 progress(step, total, losses[-1])
     model.eval()
     student.model = accelerator.unwrap_model(model)
+    if cfg.carry_optimizer:
+        student.optimizer_state = optimizer.state_dict()
 
     seconds = time.perf_counter() - started
     result = TrainResult(

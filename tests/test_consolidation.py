@@ -1,0 +1,74 @@
+"""Consolidation (`training.consolidation_epochs`): epochs kept back from every round, spent on all that was taught."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ioa.bench.graph_run import run_ioa
+from ioa.bench.options import QUICK
+from ioa.bench.oracle import OracleTeacher, TaskBook
+from ioa.bench.runner import trial_config
+from ioa.bench.trial import CappedTeacher, Trial
+from ioa.config import TrainingConfig, load_config
+from ioa.domains import get_domain
+from ioa.errors import UsageError
+from ioa.student_train import load_student
+from ioa.student_train.train import round_epochs
+from ioa.traces import read_traces
+
+
+@pytest.fixture(scope="module")
+def consolidated(tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory, one_thread) -> tuple[Trial, Path]:
+    """The real graph in a --quick bench trial (oracle teacher, tiny student, 2 epochs), one of them kept back."""
+    config = trial_config(load_config(None, [*QUICK, "training.consolidation_epochs=1"], environ={}), seed=0, lr=1e-3)
+    book = TaskBook(get_domain(config.domain.name, 0))
+    work = tmp_path_factory.mktemp("consolidation")
+    trial = Trial(config, book, CappedTeacher(OracleTeacher(book), config.bench.budget), tokenizer_dir, work)
+    run_ioa(trial, config)
+    return trial, work / "run"
+
+
+def _epochs(run_dir: Path, round_: int) -> tuple[int, int]:
+    hparams = json.loads((run_dir / f"student/round_{round_}/hparams.json").read_text())
+    return hparams["epochs"], hparams["examples"]
+
+
+def test_rounds_train_their_batch_for_the_epochs_not_kept_back(consolidated):
+    _, run_dir = consolidated
+    *rounds, last = json.loads((run_dir / "summary.json").read_text())["training"]
+    assert rounds and all("consolidation" not in r for r in rounds)
+    for r in rounds:
+        assert _epochs(run_dir, r["round"]) == (1, r["examples"] + r["replay"])
+
+
+def test_consolidation_trains_once_over_everything_taught_then_the_student_is_diagnosed(consolidated):
+    _, run_dir = consolidated
+    summary = json.loads((run_dir / "summary.json").read_text())
+    *rounds, last = summary["training"]
+    taught = sum(r["examples"] for r in rounds)
+    assert last["consolidation"] == taught and _epochs(run_dir, last["round"]) == (1, taught)
+    assert summary["student"]["checkpoint"] == f"student/round_{last['round']}"
+    # The final scores are the consolidated student's: a diagnosis follows it, then the run finishes.
+    nodes = [
+        (e["node"], e["round"]) for e in read_traces(run_dir / "traces.jsonl") if e["kind"] in ("training", "diagnosis")
+    ]
+    assert nodes[-2:] == [("consolidate", last["round"]), ("diagnose", last["round"])]
+    assert summary["rounds"] == last["round"]
+
+
+def test_every_example_is_trained_as_often_as_without_consolidation(consolidated):
+    trial, run_dir = consolidated
+    *rounds, _ = json.loads((run_dir / "summary.json").read_text())["training"]
+    epochs = trial.config.training.epochs
+    # New examples: epochs - 1 in their round plus one in consolidation; replayed ones only in the round.
+    assert trial.passes == sum(epochs * r["examples"] + (epochs - 1) * r["replay"] for r in rounds)
+
+
+def test_consolidation_that_leaves_a_round_no_epoch_is_refused(tokenizer_dir: Path) -> None:
+    student = load_student(load_config(None, QUICK[:4], environ={}).student, tokenizer_dir)
+    assert round_epochs(student, TrainingConfig(epochs=3, consolidation_epochs=2)) == 1
+    with pytest.raises(UsageError, match="training.consolidation_epochs=3 leaves no epoch of 3"):
+        round_epochs(student, TrainingConfig(epochs=3, consolidation_epochs=3))
