@@ -96,7 +96,8 @@ class IOAState:
     """Modules of stages given up after the remedial cap."""
 
     train_log: Annotated[list[dict[str, float]], operator.add] = field(default_factory=list)
-    """One record per training round: round, steps, loss_first, loss_last, examples, replay.
+    """One record per training round: round, steps, passes (examples over all epochs), loss_first, loss_last,
+    examples, replay.
 
     Consolidation's record counts its examples under ``consolidation`` instead of examples and replay."""
 

@@ -64,9 +64,4 @@ def run_ioa(trial: Trial, config: Config) -> None:
         trial.evaluate(student, max(v for r, v in spent.items() if r <= round_))
     if not checkpoints:  # nothing was ever trained: the initial student is what the strategy produced
         trial.evaluate(svc.student(None))
-    kept = config.training.consolidation_epochs
-    trial.passes = sum(
-        int(r.get("examples", 0) + r.get("replay", 0)) * (config.training.epochs - kept)
-        + int(r.get("consolidation", 0)) * kept
-        for r in final.get("train_log", [])
-    )
+    trial.passes = sum(int(r["passes"]) for r in final.get("train_log", []))

@@ -74,6 +74,7 @@ def _train(
     record = {
         "round": round_,
         "steps": result.steps,
+        "passes": cfg.epochs * len(data),
         **log,
         "loss_first": result.loss_first,
         "loss_last": result.loss_last,
