@@ -124,16 +124,16 @@ class TrainingConfig(_Section):
     )
     replay_fraction: float = Field(0.2, ge=0, lt=1, description="Share of each batch replayed from mastered modules.")
     carry_optimizer: bool = Field(
-        False,
+        True,
         description="Continue AdamW's moments from one training round to the next instead of restarting them "
-        "(in memory: a resumed run restarts them; see docs/bench.md, Change 19).",
+        "(in memory: a resumed run restarts them; see docs/bench.md, Changes 19-20).",
     )
-    consolidation_epochs: int = Field(
-        0,
+    consolidation_epochs: int | None = Field(
+        None,
         ge=0,
         description="Of each example's epochs, how many wait for one consolidation over everything taught, "
-        "all modules shuffled together, when the run finishes (0: every epoch in the example's own round; "
-        "docs/bench.md, Change 19).",
+        "all modules shuffled together, when the run finishes; empty picks 1, or 0 when training.epochs is 1 "
+        "(0: every epoch in the example's own round; docs/bench.md, Changes 19-20).",
     )
     lora_r: int = Field(16, gt=0, description="LoRA rank.")
     lora_alpha: int = Field(32, gt=0, description="LoRA alpha.")
@@ -143,6 +143,14 @@ class TrainingConfig(_Section):
     )
     max_seq_len: int = Field(96, gt=8, description="Training sequences are cut to this many tokens.")
     seed: int = Field(0, description="Seed of data order and dropout.")
+
+    @property
+    def kept_back(self) -> int:
+        """Epochs each example keeps back for consolidation: ``consolidation_epochs``, or 1 unless a round has one."""
+        if self.consolidation_epochs is not None:
+            return self.consolidation_epochs
+        # Unset epochs pick 3 or 12 (``default_epochs``), so only an explicit single epoch has none to spare.
+        return 0 if self.epochs == 1 else 1
 
 
 class GymDatasetConfig(_Section):
@@ -290,7 +298,11 @@ class AdapterConfig(_Section):
 class BudgetConfig(_Section):
     """When a run stops even if not everything is mastered."""
 
-    max_rounds: int = Field(8, ge=1, description="Teach -> train -> diagnose rounds.")
+    max_rounds: int = Field(
+        8,
+        ge=1,
+        description="Teach -> train -> diagnose rounds; consolidation (training.consolidation_epochs) adds one.",
+    )
     max_teacher_calls: int = Field(2000, ge=1, description="Teacher requests over the whole run.")
     min_batch: int = Field(8, ge=1, description="Fewest adapted examples the planner trains on.")
     max_teach_attempts: int = Field(3, ge=1, description="Teach calls per round before training on what there is.")

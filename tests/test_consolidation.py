@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from ioa.agents.planner import route_after_plan
 from ioa.bench.graph_run import run_ioa
 from ioa.bench.options import QUICK
 from ioa.bench.oracle import OracleTeacher, TaskBook
 from ioa.bench.runner import trial_config
 from ioa.bench.trial import CappedTeacher, Trial
-from ioa.config import TrainingConfig, load_config
+from ioa.config import Config, TrainingConfig, load_config
 from ioa.domains import get_domain
 from ioa.errors import UsageError
+from ioa.rundir import RunDir
+from ioa.state import IOAState
 from ioa.student_train import load_student
+from ioa.student_train.node import consolidate_taught
 from ioa.student_train.train import round_epochs
-from ioa.traces import read_traces
+from ioa.traces import Tracer, read_traces
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +77,32 @@ def test_consolidation_that_leaves_a_round_no_epoch_is_refused(tokenizer_dir: Pa
     assert round_epochs(student, TrainingConfig(epochs=3, consolidation_epochs=2)) == 1
     with pytest.raises(UsageError, match="training.consolidation_epochs=3 leaves no epoch of 3"):
         round_epochs(student, TrainingConfig(epochs=3, consolidation_epochs=3))
+
+
+def test_by_default_one_epoch_is_kept_back_unless_a_round_has_only_one() -> None:
+    assert TrainingConfig().kept_back == 1 and TrainingConfig(epochs=2).kept_back == 1
+    assert TrainingConfig(epochs=1).kept_back == 0
+    assert TrainingConfig(epochs=5, consolidation_epochs=2).kept_back == 2
+
+
+def test_a_finishing_run_consolidates_once_and_only_when_epochs_were_kept_back() -> None:
+    def route(consolidation_epochs: int | None, **state) -> str:
+        config = Config.model_validate({"training": {"consolidation_epochs": consolidation_epochs}})
+        runtime = SimpleNamespace(context=SimpleNamespace(config=config))
+        return route_after_plan(IOAState(next="finish", **state), runtime)  # type: ignore[arg-type]
+
+    assert route(None, trained_files=["round_1.jsonl"]) == "consolidate"
+    assert route(None, trained_files=["round_1.jsonl"], consolidated=True) == "finish"
+    assert route(0, trained_files=["round_1.jsonl"]) == "finish"
+    assert route(None, trained_files=[]) == "finish"  # nothing was taught
+
+
+def test_consolidation_with_no_example_taught_is_skipped_and_done(tmp_path: Path) -> None:
+    # Teaching can end with every adapted example rejected: the files exist but hold nothing to train on.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data/round_1_adapted_0.jsonl").write_text("")
+    svc = SimpleNamespace(run_dir=RunDir(tmp_path), tracer=Tracer(tmp_path / "traces.jsonl"), config=Config())
+    state = IOAState(round=1, trained_files=["data/round_1_adapted_0.jsonl"])
+    assert consolidate_taught(state, SimpleNamespace(context=svc)) == {"consolidated": True}  # type: ignore[arg-type]
+    [event] = read_traces(tmp_path / "traces.jsonl")
+    assert (event["node"], event["kind"], event["round"]) == ("consolidate", "skip", 2)

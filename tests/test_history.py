@@ -26,13 +26,15 @@ def test_history_is_the_langgraph_checkpoint_chain(small_run):
         assert child.parent_id == parent.checkpoint_id and child.step == parent.step + 1
     assert newest.ran == ("finish",) and oldest.ran == ()
     ran = [c.ran[0] for c in reversed(checkpoints) if c.ran]
-    assert ran[:4] == ["__start__", "identify", "plan", "teach"] and ran.count("train") == summary["rounds"]
+    assert ran[:4] == ["__start__", "identify", "plan", "teach"] and ran.count("train") == summary["rounds"] - 1
+    assert ran[-4:] == ["consolidate", "diagnose", "plan", "finish"]  # the last round consolidates what was taught
 
 
 @pytest.mark.integration
 def test_fork_with_another_config_diverges_from_the_original(small_run, tmp_path):
     run_dir, summary = small_run
-    assert summary["rounds"] == 2  # the original went on to a second round after its first diagnosis
+    # The original went on to a second round after its first diagnosis, then consolidated in a third.
+    assert summary["rounds"] == 3
     original = history(run_dir)
     # The moment after the first diagnosis, just before the planner gates round 1.
     point = next(c for c in original if c.next == ("plan",) and c.state.round == 1)
@@ -50,12 +52,12 @@ def test_fork_with_another_config_diverges_from_the_original(small_run, tmp_path
     assert {int(r["round"]) for r in csv.DictReader((fork_dir / "mastery.csv").open())} == {0, 1}
 
     forked = resume(fork_dir, progress=False)
-    assert forked["status"] == "completed" and forked["rounds"] == 1 != summary["rounds"]
+    assert forked["status"] == "completed" and forked["rounds"] == 2 != summary["rounds"]
     after = history(fork_dir)
     assert point.checkpoint_id in {c.checkpoint_id for c in after}
     assert not {c.checkpoint_id for c in after[: len(after) - len(before)]} & {c.checkpoint_id for c in original}
     last = [e for e in read_traces(fork_dir / "traces.jsonl") if e["agent"] == "planner" and e["kind"] == "decision"]
-    assert last[-1]["decision"] == "finish" and last[-1]["reason"] == "round budget spent (1/1)"
+    assert [e["reason"] for e in last[-2:]] == ["round budget spent (1/1)", "everything taught is consolidated"]
     original_round1 = [
         e
         for e in read_traces(run_dir / "traces.jsonl")

@@ -158,6 +158,8 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
         "teacher_calls": int(calls),
         "max_teacher_calls": budget.max_teacher_calls,
     }
+    if state.consolidated:  # the run already chose to finish; consolidation only settles what it taught
+        return _finish(svc, state, "everything taught is consolidated", **spent)
     if state.round >= budget.max_rounds:
         return _finish(svc, state, f"round budget spent ({state.round}/{budget.max_rounds})", **spent)
     if calls >= budget.max_teacher_calls:
@@ -342,6 +344,6 @@ def batch_ready(state: IOAState, runtime: Runtime[Services]) -> Literal["train",
 
 
 def route_after_plan(state: IOAState, runtime: Runtime[Services]) -> Literal["teach", "consolidate", "finish"]:
-    """A finishing run first consolidates everything taught, once, when ``training.consolidation_epochs`` > 0."""
-    due = runtime.context.config.training.consolidation_epochs > 0 and bool(state.trained_files)
+    """A finishing run first consolidates everything taught, once, when its examples kept epochs back for it."""
+    due = runtime.context.config.training.kept_back > 0 and bool(state.trained_files)
     return "consolidate" if state.next == "finish" and due and not state.consolidated else state.next

@@ -82,6 +82,16 @@ def _train(
     return {"student_checkpoint": checkpoint, "train_log": [record]}
 
 
+def _skip(svc: Services, state: IOAState, node: str) -> None:
+    svc.tracer.event(
+        round=state.round + 1,
+        node=node,
+        agent=AGENT,
+        kind="skip",
+        summary="no adapted example survived verification; nothing to train on",
+    )
+
+
 def train_on_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
     """Train from the checkpoint named in the state, save a new one, and clear the batch."""
     svc = runtime.context
@@ -89,13 +99,7 @@ def train_on_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
     examples = _examples(svc, state.batch)
     done = {"batch": [], "batch_examples": 0, "teach_attempts": 0, "trained_files": list(state.batch)}
     if not examples:
-        svc.tracer.event(
-            round=state.round + 1,
-            node="train",
-            agent=AGENT,
-            kind="skip",
-            summary="no adapted example survived verification; nothing to train on",
-        )
+        _skip(svc, state, "train")
         return done
     n_replay = round(cfg.replay_fraction * len(examples) / (1 - cfg.replay_fraction))
     replay = replay_examples(svc, state, n_replay, seed=cfg.seed + state.round + 1)
@@ -106,7 +110,7 @@ def train_on_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
 
 
 def consolidate_taught(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
-    """Train ``training.consolidation_epochs`` over every example taught, all modules shuffled together.
+    """Train the epochs each example kept back (``training.consolidation_epochs``) over every example taught.
 
     Each round's batch trains on its own, so the last rounds weigh most in what the student keeps; consolidation
     spends the epochs each example kept back on one pass over the whole curriculum, as uniform synthesis
@@ -114,9 +118,12 @@ def consolidate_taught(state: IOAState, runtime: Runtime[Services]) -> dict[str,
     """
     svc = runtime.context
     examples = _examples(svc, state.trained_files)
+    if not examples:
+        _skip(svc, state, "consolidate")
+        return {"consolidated": True}
     # Its own data order: the seed of its round, as each round's replay draws.
     cfg = svc.config.training
-    cfg = cfg.model_copy(update={"epochs": cfg.consolidation_epochs, "seed": cfg.seed + state.round + 1})
+    cfg = cfg.model_copy(update={"epochs": cfg.kept_back, "seed": cfg.seed + state.round + 1})
     what = f"consolidation of {len(examples)} examples"
     trained = _train(svc, state, "consolidate", examples, cfg, what, consolidation=len(examples))
     return {**trained, "consolidated": True}

@@ -79,11 +79,11 @@ def default_epochs(student: Student, cfg: TrainingConfig) -> int:
 
 
 def round_epochs(student: Student, cfg: TrainingConfig) -> int:
-    """Epochs over a round's own batch: ``default_epochs`` less the ``consolidation_epochs`` kept for consolidation."""
-    epochs = default_epochs(student, cfg) - cfg.consolidation_epochs
+    """Epochs over a round's own batch: ``default_epochs`` less those kept back for consolidation."""
+    epochs = default_epochs(student, cfg) - cfg.kept_back
     if epochs < 1:
         raise UsageError(
-            f"training.consolidation_epochs={cfg.consolidation_epochs} leaves no epoch of "
+            f"training.consolidation_epochs={cfg.kept_back} leaves no epoch of "
             f"{default_epochs(student, cfg)} for a round's own batch; lower it"
         )
     return epochs
