@@ -34,8 +34,8 @@ from ioa.bench.student_vocab import domain_tokenizer
 from ioa.bench.trial import Trial, spread
 from ioa.config import load_config
 from ioa.domains import get_domain
-from ioa.local_teacher import ensure_teacher_folder
 from ioa.student_train import Student
+from ioa.teacher.local_server import ensure_teacher_folder
 
 ROUNDS = 4
 """Synthesis rounds of a concentrated allocation, as hard-first's (bench.rounds): replay works the same way."""

@@ -20,8 +20,8 @@ import torch
 
 from ioa.config import StudentConfig
 from ioa.domains import get_domain
-from ioa.local_teacher import ensure_teacher_folder
 from ioa.student_train import generate_answers, load_student
+from ioa.teacher.local_server import ensure_teacher_folder
 
 
 def main() -> None:

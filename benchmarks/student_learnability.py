@@ -26,8 +26,8 @@ from transformers.utils import logging
 from ioa.bench.student_vocab import domain_tokenizer
 from ioa.config import Config
 from ioa.domains import get_domain
-from ioa.local_teacher import ensure_teacher_folder
 from ioa.student_train import Example, generate_answers, load_student, train_student
+from ioa.teacher.local_server import ensure_teacher_folder
 
 
 def main() -> None:

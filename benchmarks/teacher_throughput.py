@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from ioa.config import TeacherConfig
-from ioa.local_teacher import LocalTeacherServer, ensure_teacher_folder
-from ioa.teacher_client import Teacher, build_chat_model
+from ioa.teacher.client import Teacher, build_chat_model
+from ioa.teacher.local_server import LocalTeacherServer, ensure_teacher_folder
 from ioa.traces import Tracer, read_traces
 
 

@@ -33,8 +33,8 @@ import torch
 from transformers import LlamaConfig, PretrainedConfig, Qwen2Config
 
 from ioa.config import StudentConfig, TrainingConfig
-from ioa.local_teacher import ensure_teacher_folder
 from ioa.student_train import Example, random_student, train_student
+from ioa.teacher.local_server import ensure_teacher_folder
 
 SIZES: dict[str, tuple[str, PretrainedConfig]] = {
     # Runs on a 2-core CPU in about a minute; the tiny student's vocabulary (SmolLM2's 49152 tokens).

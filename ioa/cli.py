@@ -263,7 +263,7 @@ def teacher_serve(
     """
     import time
 
-    from ioa.local_teacher import LocalTeacherServer, ensure_teacher_folder
+    from ioa.teacher.local_server import LocalTeacherServer, ensure_teacher_folder
 
     folder = ensure_teacher_folder(progress=lambda msg: typer.echo(msg, err=True))
     with LocalTeacherServer(folder, port=port, continuous_batching=continuous_batching) as server:

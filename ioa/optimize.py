@@ -37,7 +37,7 @@ from ioa.config import Config, OptimizeConfig
 from ioa.domains import Domain, ModuleSpec, Task, get_domain
 from ioa.errors import RuntimeFailure, UsageError
 from ioa.rundir import RunDir, write_json
-from ioa.signatures import PROGRAMS
+from ioa.teacher.signatures import PROGRAMS
 from ioa.traces import Tracer
 
 OPTIMIZERS = ("bootstrap", "mipro", "gepa")
@@ -230,7 +230,7 @@ def compile_program(
         )
     from dspy.teleprompt.gepa import InstructionProposer
 
-    from ioa.prompt_format import PlainAdapter
+    from ioa.teacher.prompt_format import PlainAdapter
 
     opt = dspy.GEPA(
         metric=metric.with_feedback,
@@ -355,7 +355,7 @@ def optimize_prompts(
 
 
 def _teacher(chat: BaseChatModel, cfg: Config, tracer: Tracer, programs: dict[str, str] | None = None) -> Any:
-    from ioa.teacher_client import Teacher
+    from ioa.teacher.client import Teacher
 
     teacher_cfg = cfg.teacher if programs is None else cfg.teacher.model_copy(update={"programs": programs})
     return Teacher(chat, teacher_cfg, tracer)
@@ -388,7 +388,7 @@ def _compile(
 def _reflector(chat: BaseChatModel, cfg: Config) -> Any:
     """The model that proposes instructions, as a Teacher (for its LM and its call count): the configured
     reflection endpoint, else the teacher itself with room to write and some randomness."""
-    from ioa.teacher_client import Teacher, build_chat_model
+    from ioa.teacher.client import Teacher, build_chat_model
 
     opt = cfg.optimize
     rcfg = cfg.teacher.model_copy(update={"max_tokens": opt.reflection_max_tokens, "temperature": 1.0, "programs": {}})
@@ -412,7 +412,7 @@ def _endpoint_chat(cfg: Config, work: Path, progress: bool) -> Iterator[BaseChat
     """ChatOpenAI for the configured endpoint, or for the embedded teacher started (and stopped) here."""
     from ioa.graph.runner import teacher_endpoint
     from ioa.progress import RunProgress
-    from ioa.teacher_client import build_chat_model
+    from ioa.teacher.client import build_chat_model
 
     with RunProgress(enabled=progress) as bars, teacher_endpoint(cfg, RunDir(work), bars) as (base_url, model):
         teacher_cfg = cfg.teacher.model_copy(update={"model": model})
@@ -430,8 +430,8 @@ def _calibration_table(
 
 
 def _student_answerer(cfg: Config) -> Answerer:
-    from ioa.local_teacher import ensure_teacher_folder
     from ioa.student_train import generate_answers, load_student
+    from ioa.teacher.local_server import ensure_teacher_folder
 
     checkpoint = Path(cfg.optimize.student_checkpoint) if cfg.optimize.student_checkpoint else None
     if checkpoint is not None and not checkpoint.is_dir():

@@ -32,7 +32,7 @@ FAULTS = (
     "empty",
 )
 
-# The fault kind (ioa.http_retry.FAULT_KINDS) the client should record for each injected fault.
+# The fault kind (ioa.teacher.retries.FAULT_KINDS) the client should record for each injected fault.
 CLIENT_KIND = {
     "rate_limited": "rate_limited",
     "server_error_500": "server_error",

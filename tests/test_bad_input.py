@@ -149,7 +149,7 @@ class FullDisk:
 
 @pytest.fixture(params=["fsize", "tmpfs"])
 def full_disk(request, tmp_path) -> Iterator[FullDisk]:
-    from ioa.local_teacher import ensure_teacher_folder
+    from ioa.teacher.local_server import ensure_teacher_folder
 
     ensure_teacher_folder()  # the student's tokenizer; converted here, outside any limit, if it is not yet
     root = tmp_path / "disk"

@@ -25,7 +25,7 @@ from ioa.domains.decompose import (
 from ioa.domains.seed_domain import SeedDomain
 from ioa.domains.seeds import SeedTask
 from ioa.memory import BundledMiniLM
-from ioa.teacher_client import Teacher
+from ioa.teacher.client import Teacher
 from ioa.traces import Tracer
 
 

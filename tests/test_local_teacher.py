@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-import ioa.local_teacher as lt
+import ioa.teacher.local_server as lt
 from ioa.errors import RuntimeFailure
-from ioa.local_teacher import MARKER, LocalTeacherServer, ensure_teacher_folder, teacher_folder_name
+from ioa.teacher.local_server import MARKER, LocalTeacherServer, ensure_teacher_folder, teacher_folder_name
 
 
 @pytest.fixture(scope="session")

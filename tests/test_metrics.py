@@ -18,7 +18,7 @@ from ioa.metrics import (
     rouge_l,
     text_correct,
 )
-from ioa.teacher_client import Teacher
+from ioa.teacher.client import Teacher
 
 
 @pytest.mark.parametrize(

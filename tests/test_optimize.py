@@ -1,6 +1,6 @@
 """`ioa optimize-prompts`: the metric, the split, the optimizers, save/load and swap-in, with a fake teacher.
 
-The fake teacher is a LangChain chat model behind the project's own engine (ioa.teacher_client), so
+The fake teacher is a LangChain chat model behind the project's own engine (ioa.teacher.client), so
 prompts go through the same adapter, parsing and tracing as against a real endpoint.
 """
 
@@ -31,8 +31,8 @@ from ioa.optimize import (
     teaching_score,
     to_examples,
 )
-from ioa.signatures import WriteWorkedSolution
-from ioa.teacher_client import Teacher
+from ioa.teacher.client import Teacher
+from ioa.teacher.signatures import WriteWorkedSolution
 from ioa.traces import Tracer, read_traces
 
 SMALL = ["optimize.train_size=6", "optimize.dev_size=4", "optimize.student_exercises=2", "teacher.max_concurrency=1"]

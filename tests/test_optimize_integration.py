@@ -17,9 +17,9 @@ import pytest
 
 from ioa import run
 from ioa.config import load_config
-from ioa.local_teacher import LocalTeacherServer, ensure_teacher_folder
 from ioa.optimize import load_result
-from ioa.signatures import AnswerProbe
+from ioa.teacher.local_server import LocalTeacherServer, ensure_teacher_folder
+from ioa.teacher.signatures import AnswerProbe
 from ioa.traces import read_traces
 
 pytestmark = pytest.mark.integration

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 from ioa.agents.planner import plan_next_step
 from ioa.config import Config
+from ioa.context import Services
 from ioa.domains import get_domain
-from ioa.graph.context import Services
 from ioa.rundir import RunDir
 from ioa.state import IOAState
 from ioa.traces import Tracer, read_traces

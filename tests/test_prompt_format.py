@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from dspy.utils.exceptions import AdapterParseError
 
-from ioa.prompt_format import PlainAdapter, derived_answer
-from ioa.signatures import AnswerProbe, JudgeAnswer, WriteWorkedSolution
+from ioa.teacher.prompt_format import PlainAdapter, derived_answer
+from ioa.teacher.signatures import AnswerProbe, JudgeAnswer, WriteWorkedSolution
 
 
 def parse(signature, reply):

@@ -105,8 +105,8 @@ def test_lora_student_exports_adapter_and_merged_model(
 def test_exported_student_served_by_transformers_serve_answers_like_in_process(
     trained_tiny: tuple[Student, Path], tokenizer_dir: Path, tmp_path: Path
 ) -> None:
-    from ioa.local_teacher import MARKER, LocalTeacherServer
     from ioa.student_train.served import StudentEndpoint
+    from ioa.teacher.local_server import MARKER, LocalTeacherServer
 
     student, checkpoint = trained_tiny
     merged = export_student(load_student(StudentConfig(**TINY), tokenizer_dir, checkpoint), tmp_path)["merged"]

@@ -120,7 +120,7 @@ def test_initial_student_is_asked_by_its_base_name(fake: FakeOpenAI) -> None:
 
 
 def test_the_bundled_student_is_asked_by_its_local_folder_not_its_alias() -> None:
-    from ioa.local_teacher import ensure_teacher_folder
+    from ioa.teacher.local_server import ensure_teacher_folder
 
     endpoint = StudentEndpoint(StudentConfig(model="bundled", eval_base_url="http://127.0.0.1:1/v1"))
     assert endpoint.model_name(None) == str(ensure_teacher_folder())

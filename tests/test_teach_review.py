@@ -9,8 +9,8 @@ from types import SimpleNamespace
 from ioa.agents.teacher import teach_file, teach_focus
 from ioa.bench.oracle import OracleTeacher, TaskBook
 from ioa.config import Config
+from ioa.context import Services
 from ioa.domains import get_domain
-from ioa.graph.context import Services
 from ioa.rundir import RunDir, read_jsonl
 from ioa.state import IOAState
 from ioa.traces import Tracer, read_traces

@@ -9,9 +9,9 @@ import textwrap
 from fault_proxy import FakeOpenAIServer
 
 from ioa.config import TeacherConfig
-from ioa.teacher_cache import CachedCompletion, TeacherCache, cache_key
-from ioa.teacher_client import Teacher, build_chat_model
-from ioa.teacher_ledger import teacher_summary
+from ioa.teacher.cache import CachedCompletion, TeacherCache, cache_key
+from ioa.teacher.client import Teacher, build_chat_model
+from ioa.teacher.ledger import teacher_summary
 from ioa.traces import Tracer, read_traces
 
 MESSAGES = [("system", "Answer."), ("human", "What is 2 + 2?")]
@@ -69,7 +69,7 @@ def test_cache_is_safe_across_processes(tmp_path):
     script = textwrap.dedent(
         f"""
         import sys
-        from ioa.teacher_cache import CachedCompletion, TeacherCache
+        from ioa.teacher.cache import CachedCompletion, TeacherCache
         cache = TeacherCache({str(path)!r})
         for i in range(150):
             cache.put(f"{{sys.argv[1]}}-{{i}}", "m", CachedCompletion("x", 1, 1))

@@ -8,10 +8,10 @@ import dspy
 from langchain_core.language_models import FakeListChatModel
 
 from ioa.config import TeacherConfig
-from ioa.prompt_format import PlainAdapter
-from ioa.signatures import AnswerProbe, WriteWorkedSolution
-from ioa.teacher_client import Teacher
-from ioa.teacher_ledger import teacher_summary
+from ioa.teacher.client import Teacher
+from ioa.teacher.ledger import teacher_summary
+from ioa.teacher.prompt_format import PlainAdapter
+from ioa.teacher.signatures import AnswerProbe, WriteWorkedSolution
 from ioa.traces import Tracer, read_traces
 
 

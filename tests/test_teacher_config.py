@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from ioa import local_teacher
 from ioa.config import TeacherConfig, load_config
 from ioa.graph.runner import teacher_endpoint
 from ioa.progress import RunProgress
 from ioa.rundir import RunDir
-from ioa.teacher_client import Teacher, build_chat_model
+from ioa.teacher import local_server as local_teacher
+from ioa.teacher.client import Teacher, build_chat_model
 
 
 def test_chat_model_gets_endpoint_key_sampling_and_timeout_and_leaves_retries_to_ioa():

@@ -10,9 +10,9 @@ import pytest
 from fault_proxy import FAULTS, FakeOpenAIServer, FaultProxy
 
 from ioa.config import TeacherConfig
-from ioa.http_retry import RetryPolicy, retry_after_s
-from ioa.teacher_client import Teacher, build_chat_model
-from ioa.teacher_ledger import teacher_summary
+from ioa.teacher.client import Teacher, build_chat_model
+from ioa.teacher.ledger import teacher_summary
+from ioa.teacher.retries import RetryPolicy, retry_after_s
 from ioa.traces import Tracer, read_traces
 
 FAST = {"timeout_s": 0.5, "retry_backoff_s": 0.01, "retry_max_backoff_s": 2.0}

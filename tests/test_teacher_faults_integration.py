@@ -18,7 +18,7 @@ import pytest
 from fault_proxy import FaultProxy
 from test_graph_integration import SMALL
 
-from ioa.local_teacher import LocalTeacherServer, ensure_teacher_folder
+from ioa.teacher.local_server import LocalTeacherServer, ensure_teacher_folder
 from ioa.traces import read_traces
 
 pytestmark = pytest.mark.integration

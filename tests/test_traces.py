@@ -13,11 +13,11 @@ from langchain_core.language_models import FakeListChatModel
 
 from ioa.agents.planner import batch_ready, plan_next_step
 from ioa.config import Config, TeacherConfig
+from ioa.context import Services
 from ioa.domains import get_domain
-from ioa.graph.context import Services
 from ioa.rundir import RunDir
 from ioa.state import IOAState
-from ioa.teacher_client import Teacher
+from ioa.teacher.client import Teacher
 from ioa.traces import Tracer, read_traces
 
 ADD, SUB = "arithmetic/addition", "arithmetic/subtraction"

@@ -19,8 +19,8 @@ from langgraph.runtime import Runtime
 from rouge_score import rouge_scorer
 
 from ioa.agents.teacher import exercise_seed, teach_file
+from ioa.context import Services
 from ioa.domains.base import Task
-from ioa.graph.context import Services
 from ioa.rundir import read_jsonl, write_jsonl
 from ioa.state import IOAState
 

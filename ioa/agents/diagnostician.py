@@ -17,8 +17,8 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from ioa import rules
+from ioa.context import Services
 from ioa.domains.base import Task
-from ioa.graph.context import Services
 from ioa.rundir import read_jsonl, write_json, write_jsonl
 from ioa.state import IOAState
 from ioa.student_train.generate import generate_answers

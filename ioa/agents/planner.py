@@ -11,7 +11,7 @@ from typing import Any, Literal
 from langgraph.runtime import Runtime
 
 from ioa import rules
-from ioa.graph.context import Services
+from ioa.context import Services
 from ioa.rundir import write_json
 from ioa.state import IOAState
 

@@ -16,7 +16,7 @@ from langgraph.runtime import Runtime
 
 from ioa import rules
 from ioa.agents.planner import zpd_levels
-from ioa.graph.context import Services
+from ioa.context import Services
 from ioa.rundir import write_jsonl
 from ioa.state import IOAState
 

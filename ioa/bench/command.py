@@ -18,8 +18,8 @@ def bench(config: Config, out: Path, report: Callable[[str], None] = print) -> d
 
     Each finished trial goes to OUT/trials.jsonl at once, so the same command after a stop resumes.
     """
-    from ioa.local_teacher import ensure_teacher_folder
     from ioa.progress import RunProgress
+    from ioa.teacher.local_server import ensure_teacher_folder
 
     out.mkdir(parents=True, exist_ok=True)
     log = TrialLog.open(out, config)

@@ -7,8 +7,8 @@ import re
 
 from ioa.bench.trial import Trial
 from ioa.config import Config
+from ioa.context import Services
 from ioa.graph.build import build_graph
-from ioa.graph.context import Services
 from ioa.graph.runner import RECURSION_LIMIT
 from ioa.rundir import RunDir
 from ioa.state import IOAState

@@ -2,7 +2,7 @@
 
 With a teacher that is always right, a benchmark measures the pedagogy (what is taught, when,
 at which difficulty, in which form) rather than teacher noise. The oracle has the interface of
-``ioa.teacher_client.Teacher`` (``run``, ``snapshot``, ``usage_since``, ``stats``), so the IOA
+``ioa.teacher.client.Teacher`` (``run``, ``snapshot``, ``usage_since``, ``stats``), so the IOA
 graph runs with it unchanged; it looks each question up in the ``TaskBook`` of the domain that
 handed it out, and writes the solution from the generator's metadata.
 """
@@ -17,7 +17,7 @@ from typing import Any
 import dspy
 
 from ioa.domains.base import Domain, ModuleSpec, Task
-from ioa.teacher_client import TeacherStats, usage_delta
+from ioa.teacher.client import TeacherStats, usage_delta
 
 
 class TaskBook:

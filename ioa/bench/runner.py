@@ -50,7 +50,7 @@ def trial_config(config: Config, seed: int, lr: float) -> Config:
 def _teacher(config: Config, book: TaskBook, endpoint: tuple[str, str] | None) -> Any:
     if endpoint is None:
         return OracleTeacher(book)
-    from ioa.teacher_client import Teacher, build_chat_model
+    from ioa.teacher.client import Teacher, build_chat_model
 
     base_url, model = endpoint
     cfg = config.teacher.model_copy(update={"model": model})

@@ -12,7 +12,7 @@ from langgraph.runtime import Runtime
 from ioa import rules
 from ioa.agents.adapter import adapted_file
 from ioa.agents.teacher import teach_file
-from ioa.graph.context import Services
+from ioa.context import Services
 from ioa.rundir import read_jsonl, write_jsonl
 from ioa.state import IOAState
 

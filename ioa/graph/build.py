@@ -16,8 +16,8 @@ from ioa.agents.adapter import adapt_batch
 from ioa.agents.diagnostician import diagnose_student, identify_gaps
 from ioa.agents.planner import batch_ready, plan_next_step, route_after_plan
 from ioa.agents.teacher import teach_focus
+from ioa.context import Services
 from ioa.graph.ablations import pass_through_batch, plan_without_organizer, switch, without_identifier
-from ioa.graph.context import Services
 from ioa.graph.finish import finish_run
 from ioa.state import IOAState
 from ioa.student_train.node import consolidate_taught, train_on_batch

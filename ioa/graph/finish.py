@@ -7,11 +7,11 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from ioa import rules
-from ioa.graph.context import Services
+from ioa.context import Services
 from ioa.rundir import write_json
 from ioa.state import IOAState
 from ioa.student_train.export import export_run_student
-from ioa.teacher_ledger import teacher_summary
+from ioa.teacher.ledger import teacher_summary
 from ioa.traces import read_traces
 
 

@@ -15,9 +15,9 @@ from typing import Any
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from ioa.config import Config, load_config
+from ioa.context import Services
 from ioa.errors import IOAError, RuntimeFailure, is_disk_full
 from ioa.graph.build import build_graph
-from ioa.graph.context import Services
 from ioa.graph.finish import summarize
 from ioa.lock import run_lock
 from ioa.observability import enable_observability
@@ -35,7 +35,7 @@ def teacher_endpoint(config: Config, rd: RunDir, progress: RunProgress) -> Itera
     if config.teacher.base_url:
         yield config.teacher.base_url, config.teacher.model
         return
-    from ioa.local_teacher import LocalTeacherServer, ensure_teacher_folder
+    from ioa.teacher.local_server import LocalTeacherServer, ensure_teacher_folder
 
     folder = ensure_teacher_folder(progress=lambda msg: progress.node("setup", 0, msg))
     progress.node("setup", 0, "starting the local teacher server (transformers serve)")
@@ -52,10 +52,10 @@ def teacher_endpoint(config: Config, rd: RunDir, progress: RunProgress) -> Itera
 
 def _services(config: Config, rd: RunDir, base_url: str, model: str, progress: RunProgress) -> Services:
     from ioa.domains import build_domain
-    from ioa.local_teacher import ensure_teacher_folder
     from ioa.memory import ConceptMemory
-    from ioa.teacher_cache import TeacherCache
-    from ioa.teacher_client import Teacher, build_chat_model
+    from ioa.teacher.cache import TeacherCache
+    from ioa.teacher.client import Teacher, build_chat_model
+    from ioa.teacher.local_server import ensure_teacher_folder
 
     tracer = Tracer(rd.traces, config.observability.trace_max_chars)
     teacher_cfg = config.teacher.model_copy(update={"model": model})
@@ -155,7 +155,7 @@ def run(config: Config | None = None, run_dir: str | Path | None = None, *, prog
     """Run IOA end to end in a new run directory and return summary.json as a dict."""
     from ioa.domains import resolve_domain
     from ioa.student_train.model import check_source
-    from ioa.teacher_client import check_programs
+    from ioa.teacher.client import check_programs
 
     # A bad seed file, gym list, student path or program file fails here, before the run directory is touched.
     config = resolve_domain(config or load_config())

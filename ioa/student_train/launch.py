@@ -48,7 +48,7 @@ def train_from_file(cfg: Config, data: Path, out: Path) -> TrainResult:
     # Join the process group before anything touches the GPU: on several GPUs it pins each rank to its own.
     state = PartialState(cpu=resolve_device(cfg.student.device).type != "cuda")
     with state.main_process_first():  # rank 0 converts the teacher's tokenizer (tiny student) once; others reuse it
-        from ioa.local_teacher import ensure_teacher_folder
+        from ioa.teacher.local_server import ensure_teacher_folder
 
         tokenizer_dir = ensure_teacher_folder() if cfg.student.model == "tiny" else Path()
         student = load_student(cfg.student, tokenizer_dir, training=cfg.training)

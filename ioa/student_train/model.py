@@ -93,7 +93,7 @@ def resolve_alias(name: str) -> str:
     """``bundled`` as the local folder of the bundled model (converted on first use); any other name as given."""
     if name != BUNDLED:
         return name
-    from ioa.local_teacher import ensure_teacher_folder
+    from ioa.teacher.local_server import ensure_teacher_folder
 
     return str(ensure_teacher_folder())
 

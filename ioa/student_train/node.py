@@ -9,7 +9,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from ioa.config import TrainingConfig
-from ioa.graph.context import Services
+from ioa.context import Services
 from ioa.rundir import read_jsonl
 from ioa.state import IOAState
 from ioa.student_train.train import Example, round_epochs, train_student

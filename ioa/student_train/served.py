@@ -10,7 +10,7 @@ from ioa.config import StudentConfig, TeacherConfig
 from ioa.errors import RuntimeFailure, UsageError
 from ioa.student_train.generate import chat_messages
 from ioa.student_train.model import resolve_alias
-from ioa.teacher_client import build_chat_model
+from ioa.teacher.client import build_chat_model
 
 CHECKPOINT = "{checkpoint}"
 

@@ -123,7 +123,7 @@ class PlainAdapter(dspy.Adapter):
             )
         if repair and self.on_repair is not None:
             self.on_repair(repair)
-        # Every teacher output field is text (ioa.signatures), so no type coercion is needed.
+        # Every teacher output field is text (ioa.teacher.signatures), so no type coercion is needed.
         return {name: parsed[name] for name in signature.output_fields}
 
     @staticmethod

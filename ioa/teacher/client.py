@@ -1,9 +1,9 @@
 """The teacher client: DSPy programs sent through LangChain's ChatOpenAI to any OpenAI-compatible endpoint.
 
 DSPy owns the prompts (signatures, demos, parsing); ChatOpenAI owns the HTTP connection (base
-URL, key, timeout). Retries are ours (``ioa.http_retry``), so that backoff, ``Retry-After`` and
+URL, key, timeout). Retries are ours (``ioa.teacher.retries``), so that backoff, ``Retry-After`` and
 fault counts are under one roof, and every completion goes through the response cache
-(``ioa.teacher_cache``) first. The bridge to DSPy is a DSPy engine, so the same programs run
+(``ioa.teacher.cache``) first. The bridge to DSPy is a DSPy engine, so the same programs run
 against GPT-4o, vLLM, `transformers serve`, or a LangChain fake chat model in tests.
 """
 
@@ -28,10 +28,10 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from ioa.config import TeacherConfig
 from ioa.errors import UsageError
-from ioa.http_retry import FAULT_KINDS, EmptyCompletion, Fault, RequestFailed, RetryPolicy
-from ioa.prompt_format import PlainAdapter
-from ioa.signatures import PROGRAMS
-from ioa.teacher_cache import CachedCompletion, TeacherCache, cache_key
+from ioa.teacher.cache import CachedCompletion, TeacherCache, cache_key
+from ioa.teacher.prompt_format import PlainAdapter
+from ioa.teacher.retries import FAULT_KINDS, EmptyCompletion, Fault, RequestFailed, RetryPolicy
+from ioa.teacher.signatures import PROGRAMS
 from ioa.traces import Tracer
 
 # The agent on whose behalf a node asks the teacher, for the per-agent accounting.
@@ -250,7 +250,7 @@ class Teacher:
     ever stops the run. An answer that parses only after the adapter's repair of missing labels
     is counted as ``repaired``, and its trace event names the repair. Each item attempt is one
     trace event carrying its calls, tokens, cache hits and faults, so ``traces.jsonl`` is the
-    run's teacher ledger (``ioa.teacher_ledger``).
+    run's teacher ledger (``ioa.teacher.ledger``).
     """
 
     agent = "teacher"
