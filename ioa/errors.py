@@ -1,4 +1,4 @@
-"""The two kinds of failure a user can see, and their exit codes (DESIGN §4)."""
+"""The two kinds of failure a user can see, and their exit codes (docs/design.md §9)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Metrics of seed-file domains, one per task kind (DESIGN §1): each maps an answer to 0.0 or 1.0.
+"""Metrics of seed-file domains, one per task kind (docs/design.md §1): each maps an answer to 0.0 or 1.0.
 
 - ``math``: answer equivalence with ``math-verify`` (so "0.75", "3/4" and "$\\frac34$" agree);
 - ``text``: ROUGE-L F1 against the reference, correct at ``metric.rouge_correct`` (0.5);

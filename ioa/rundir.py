@@ -1,4 +1,4 @@
-"""The run directory (DESIGN §4): where a run keeps everything, written atomically."""
+"""The run directory (docs/design.md §8): where a run keeps everything, written atomically."""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ def _mastery_rows(round_: int) -> list[dict]:
 
 
 def make_run(root: Path, rounds: int) -> Path:
-    """A run directory written by hand to the DESIGN §4 contract, with ``rounds`` training rounds."""
+    """A run directory written by hand to the docs/design.md §8 contract, with ``rounds`` training rounds."""
     rd = RunDir.create(root, Config().to_yaml())
     tracer = Tracer(rd.traces)
     for r in range(rounds + 1):

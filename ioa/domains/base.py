@@ -1,8 +1,8 @@
 """What a domain is: knowledge modules with prerequisites, probes, exercises and a checker.
 
-A domain declares its modules (the Identifier's starting point, DESIGN §2), hands out
+A domain declares its modules (the Identifier's starting point, docs/design.md §2), hands out
 held-out probes to measure P_T(k) and P_S(k), practice exercises at a difficulty level
-(one notch = one level, DESIGN §3 ZPD), and scores a free-text answer.
+(one notch = one level, docs/design.md §4), and scores a free-text answer.
 """
 
 from __future__ import annotations

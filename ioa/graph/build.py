@@ -1,4 +1,4 @@
-"""The IOA graph (DESIGN §2): identify -> plan -> teach -> adapt -> train -> diagnose -> plan ..."""
+"""The IOA graph (docs/design.md §2): identify -> plan -> teach -> adapt -> train -> diagnose -> plan ..."""
 
 from __future__ import annotations
 

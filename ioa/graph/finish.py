@@ -1,4 +1,4 @@
-"""The finish node and summary.json (DESIGN §4)."""
+"""The finish node and summary.json (docs/design.md §8)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Concept memory: which knowledge modules the student has mastered, searchable by meaning.
 
 Two Chroma collections, ``mastered`` and ``unmastered``; a module lives in exactly one.
-The adapter scaffolds new material from the nearest mastered module (DESIGN §2).
+The adapter scaffolds new material from the nearest mastered module (docs/design.md §6).
 """
 
 from __future__ import annotations

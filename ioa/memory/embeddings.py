@@ -1,6 +1,6 @@
 """The offline embedding function of concept memory: the bundled all-MiniLM-L6-v2.
 
-Chroma's own default embedding downloads a model at run time, so it is never used (DESIGN §1).
+Chroma's own default embedding downloads a model at run time, so it is never used (docs/design.md §1).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What the report shows, read from the run directory's files alone (DESIGN §4), so any run can be reported."""
+"""What the report shows, read from the run directory's files alone (docs/design.md §8), so any run can be reported."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The student model, its batched generation and its training recipe (DESIGN §1, §3 Training)."""
+"""The student model, its batched generation and its training recipe (docs/design.md §1, §7)."""
 
 from ioa.student_train.generate import format_prompt, generate_answers
 from ioa.student_train.model import Student, load_student, random_student, resolve_device

@@ -264,7 +264,7 @@ def _with_adapter(student: Student, training: TrainingConfig | None, seed: int) 
 
 
 def lora_config(cfg: TrainingConfig) -> LoraConfig:
-    """DESIGN §3: r 16, alpha 32, dropout 0.05 on the attention projections."""
+    """docs/design.md §7: r 16, alpha 32, dropout 0.05 on the attention projections."""
     return LoraConfig(
         r=cfg.lora_r,
         lora_alpha=cfg.lora_alpha,

@@ -70,7 +70,7 @@ def default_lr(student: Student, cfg: TrainingConfig) -> float:
 
 
 def default_epochs(student: Student, cfg: TrainingConfig) -> int:
-    """cfg.epochs when set; else DESIGN's 3 per stage, or 12 for the tiny from-scratch student."""
+    """cfg.epochs when set; else 3 per stage (docs/design.md §7), or 12 for the tiny from-scratch student."""
     if cfg.epochs is not None:
         return cfg.epochs
     # A pretrained student refines what it knows; a random 11M model must first learn the skill at all:
