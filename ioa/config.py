@@ -97,7 +97,7 @@ class StudentConfig(_Section):
         description="Weight dtype; 'auto' is bf16 on CUDA (fp32 master weights for full fine-tuning) and fp32 on CPU.",
     )
     gradient_checkpointing: bool = Field(
-        False, description="Recompute activations in the backward pass: much less memory, about a third slower."
+        False, description="Recompute activations in the backward pass: less memory, slower steps."
     )
     eval_base_url: str | None = Field(
         None,
@@ -125,15 +125,14 @@ class TrainingConfig(_Section):
     replay_fraction: float = Field(0.2, ge=0, lt=1, description="Share of each batch replayed from mastered modules.")
     carry_optimizer: bool = Field(
         True,
-        description="Continue AdamW's moments from one training round to the next instead of restarting them "
-        "(in memory: a resumed run restarts them; see docs/bench.md, Changes 19-20).",
+        description="Continue AdamW's moments from one training round to the next instead of restarting them.",
     )
     consolidation_epochs: int | None = Field(
         None,
         ge=0,
         description="Of each example's epochs, how many wait for one consolidation over everything taught, "
         "all modules shuffled together, when the run finishes; empty picks 1, or 0 when training.epochs is 1 "
-        "(0: every epoch in the example's own round; docs/bench.md, Changes 19-20).",
+        "(0: every epoch in the example's own round).",
     )
     lora_r: int = Field(16, gt=0, description="LoRA rank.")
     lora_alpha: int = Field(32, gt=0, description="LoRA alpha.")
@@ -219,24 +218,16 @@ class RulesConfig(_Section):
         ge=0,
         le=1,
         description="Share of each module's exercises set one level above its ZPD level (the zone's upper edge: "
-        "worked solutions the student can follow, not yet solve); 0 teaches the ZPD level alone. On `ioa bench` "
-        "with the pretrained student, 0.5 raised IOA on every seed measured, and scored above 0.67 and 0.8 (one "
-        "seed); it left the tiny student's accuracy unchanged (docs/bench.md, Changes 14, 16 and 17).",
+        "worked solutions the student can follow, not yet solve); 0 teaches the ZPD level alone.",
     )
     max_remedial: int = Field(5, ge=0, description="Remedial rounds before a stage is recorded as stuck.")
-    stall_is_stuck: bool = Field(
-        False,
-        description="A round after which a stage's lowest gate ratio did not rise ends the stage as stuck, before "
-        "the remedial cap: its material is beyond the student for now, and retry_stuck brings it back later.",
-    )
     schedule: Schedule = Field(
         "stages",
         description="'stages' (DESIGN §3): one stage at a time, gated on mastery before the next, with remedial "
         "rounds and stuck after max_remedial. 'frontier': every round teaches each deficient module whose "
         "prerequisites are ready (passed the gate at their easiest level, or already taught), each one level above "
-        "the level it passed the gate at, so earlier modules keep being taught as later ones join. On `ioa bench` "
-        "the frontier doubled IOA's accuracy (docs/bench.md, Change 9), but each round asks the teacher for every "
-        "ready module, so the embedded default run takes 27 minutes instead of 12. `ioa bench` sets its own "
+        "the level it passed the gate at, so earlier modules keep being taught as later ones join; each round asks "
+        "the teacher for every ready module, so a round costs more teacher calls. `ioa bench` sets its own "
         "(bench.schedule).",
     )
     retry_stuck: bool = Field(
@@ -256,13 +247,6 @@ class SynthesisConfig(_Section):
     """How the teacher writes material."""
 
     examples_per_module: int = Field(10, gt=0, description="J: exercises synthesised per module per round.")
-    review_per_module: int = Field(
-        0,
-        ge=0,
-        description="Spaced review for the 'stages' schedule (the frontier keeps teaching earlier modules anyway): "
-        "exercises per module of the curriculum's earlier stages added to every round, "
-        "so that a later stage does not overwrite what an earlier one taught; 0 is off.",
-    )
     answer_temperature: float = Field(0.0, ge=0, le=2, description="Temperature when answering probes.")
     answer_max_tokens: int = Field(32, gt=0, description="Completion token cap when answering probes.")
 
@@ -275,17 +259,6 @@ class AdapterConfig(_Section):
         0.5, gt=0, le=1, description="Share of the student's context one worked solution may use."
     )
     scaffold: bool = Field(True, description="Prefix a hint from the nearest mastered module (Chroma).")
-    compact_steps: bool = Field(
-        False,
-        description="Write each worked equation without spaces around its operators ('9*-2=-18'): about a third "
-        "fewer student tokens, so more derivations fit the student's answer budget whole, but SmolLM2's tokenizer "
-        "then merges operator and sign into rare tokens, and IOA scored lower with it (docs/bench.md, Change 13).",
-    )
-    cut: Literal["tail", "answer"] = Field(
-        "tail",
-        description="A worked solution too long for the student's answer budget becomes its longest tail that fits "
-        "('tail') or its answer alone ('answer'), since a tail refers to values the question never names.",
-    )
     practice_per_example: int = Field(
         100,
         ge=0,
@@ -383,8 +356,7 @@ class BenchConfig(_Section):
     epochs: int = Field(
         12,
         ge=1,
-        description="Epochs over every newly synthesized batch, for every strategy (12 with the domain vocabulary: "
-        "the default bench takes about 9 minutes on 2 CPU cores).",
+        description="Epochs over every newly synthesized batch, for every strategy.",
     )
     lrs: list[float] = Field(
         default_factory=lambda: [1e-3],
@@ -394,16 +366,14 @@ class BenchConfig(_Section):
     rounds: int = Field(4, ge=1, description="Synthesis rounds of the iterative baseline hard-first.")
     schedule: Schedule = Field(
         "frontier",
-        description="The organizer's schedule in every IOA trial (replaces rules.schedule there). The bench holds "
-        "teacher examples equal, not rounds, and at equal examples the frontier beat the stage schedule on every "
-        "evaluation seed (docs/bench.md, Changes 9 and 10); 'stages' measures `ioa run`'s default.",
+        description="The organizer's schedule in every IOA trial (replaces rules.schedule there); 'stages' measures "
+        "`ioa run`'s default.",
     )
     diagnostic_probes_per_module: int = Field(
         24,
         gt=0,
         description="Diagnostic probes per module in every trial (replaces domain.probes_per_module there): what "
-        "IOA's identifier and mastery gate, and hard-first, measure the student on. 24 is 8 per level, so a gate "
-        "ratio moves in steps of 1/8 rather than 1/4 (docs/bench.md, Change 10).",
+        "IOA's identifier and mastery gate, and hard-first, measure the student on.",
     )
     eval_probes_per_module: int = Field(30, ge=1, description="Held-out evaluation probes per module.")
     eval_points: int = Field(5, ge=1, description="Most held-out evaluations per run for the accuracy/budget plot.")
@@ -415,8 +385,8 @@ class BenchConfig(_Section):
     vocab: Literal["domain", "teacher"] = Field(
         "domain",
         description="The tiny student's tokenizer: 'domain' is the teacher's cut down to the tokens the domain's "
-        "exercises and worked solutions use (the same tokens for that text; training and probing about 3x faster); "
-        "'teacher' is the teacher's whole 49,152-token vocabulary, as in `ioa run`.",
+        "exercises and worked solutions use (the same tokens for that text, a smaller output layer); "
+        "'teacher' is the teacher's whole vocabulary, as in `ioa run`.",
     )
     practice: bool = Field(
         False,
@@ -511,7 +481,6 @@ class Config(_Section):
     optimize: OptimizeConfig = Field(default_factory=OptimizeConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
-    seed: int = Field(0, description="Global seed.")
 
     def to_yaml(self) -> str:
         """Serialised for config.yaml; holds no secret because keys live only in the environment."""

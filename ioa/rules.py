@@ -271,14 +271,10 @@ def gate(
     remedial_rounds: int,
     tau_mastery: float = 0.9,
     max_remedial: int = 5,
-    before: float | None = None,
 ) -> GateDecision:
     """Mastery gate over a stage's modules, given each module's mastery ratio at the level the stage taught.
 
     Advance when every ratio reaches tau_mastery; else another remedial round, or stuck after the cap.
-    With ``before`` (the stage's lowest ratio one round earlier), a round that did not raise the lowest
-    ratio also ends the stage as stuck: the material is outside the student's zone of proximal
-    development for now, and more of it would spend budget without progress.
     """
     min_ratio = min(ratios.values(), default=1.0)
     weak = sorted(m for m, r in ratios.items() if r < tau_mastery)
@@ -286,9 +282,6 @@ def gate(
         reason = f"All {len(ratios)} modules mastered (min ratio {min_ratio:.2f} >= {tau_mastery:.2f})."
         return GateDecision("advance", weak, min_ratio, reason)
     below = f"{len(weak)} of {len(ratios)} modules below mastery (min ratio {min_ratio:.2f} < {tau_mastery:.2f})"
-    if before is not None and min_ratio <= before:
-        reason = f"{below}, no higher than the round before ({before:.2f}); the stage is stuck for now."
-        return GateDecision("stuck", weak, min_ratio, reason)
     if remedial_rounds < max_remedial:
         reason = f"{below}; remedial round {remedial_rounds + 1} of {max_remedial}."
         return GateDecision("remedial", weak, min_ratio, reason)

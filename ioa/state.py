@@ -59,9 +59,6 @@ class IOAState:
     stage_levels: dict[str, int] = field(default_factory=dict)
     """The difficulty level the current stage teaches each of its modules (one notch above the student's)."""
 
-    gate_before: float = 0.0
-    """The current stage's lowest gate ratio one round earlier (before its first round: when it was planned)."""
-
     remedial: int = 0
     """Remedial rounds spent on the current stage."""
 

@@ -2,7 +2,7 @@
 
 from types import SimpleNamespace
 
-from ioa.agents.adapter import compact_step, fit_to_budget, plain_lines, practice_rows
+from ioa.agents.adapter import fit_to_budget, plain_lines, practice_rows
 from ioa.config import Config
 from ioa.domains import get_domain
 
@@ -62,27 +62,3 @@ def test_fit_keeps_the_worked_tail_that_fits_and_always_ends_in_the_answer():
     assert fit_to_budget(steps, "-6", 100, words) == "-4 * 2 = -8\n-8 + 3 = -5\n-5 - 1 = -6\nAnswer: -6"
     assert fit_to_budget(steps, "-6", 12, words) == "-8 + 3 = -5\n-5 - 1 = -6\nAnswer: -6"
     assert fit_to_budget(steps, "-6", 2, words) == "Answer: -6"
-
-
-def test_compact_steps_drop_the_spaces_around_operators_of_equations_only():
-    assert compact_step("9 * -2 = -18") == "9*-2=-18"
-    assert compact_step("-5 - -18 = 13") == "-5--18=13"
-    assert compact_step("45 mod 18 = 9") == "45 mod 18=9"
-    assert compact_step("Friday - 2 = Wednesday") == "Friday-2=Wednesday"
-    assert compact_step("add the tens - then the ones") == "add the tens - then the ones"
-
-
-def test_compact_steps_fit_a_derivation_whole_that_the_spaced_one_only_fits_in_part():
-    steps = "-4 * 2 = -8\n-8 + 3 = -5\n-5 - 1 = -6"
-    budget = len("-4*2=-8\n-8+3=-5\n-5-1=-6\nAnswer: -6")
-
-    assert fit_to_budget(steps, "-6", budget, len) == "-8 + 3 = -5\n-5 - 1 = -6\nAnswer: -6"
-    assert fit_to_budget(steps, "-6", budget, len, compact=True) == "-4*2=-8\n-8+3=-5\n-5-1=-6\nAnswer: -6"
-
-
-def test_answer_cut_drops_a_derivation_that_does_not_fit_whole():
-    steps = "-4 * 2 = -8\n-8 + 3 = -5\n-5 - 1 = -6"
-    whole = f"{steps}\nAnswer: -6"
-
-    assert fit_to_budget(steps, "-6", len(whole), len, cut="answer") == whole
-    assert fit_to_budget(steps, "-6", len(whole) - 1, len, cut="answer") == "Answer: -6"

@@ -75,18 +75,11 @@ def test_a_stage_below_mastery_at_its_level_gets_a_remedial_round(tmp_path) -> N
     assert "stage_levels" not in update  # a remedial round keeps the stage's level
 
 
-def test_with_stall_is_stuck_a_round_without_progress_ends_the_stage(tmp_path) -> None:
-    stall = _stages(stall_is_stuck=True)
-    flat = dataclasses.replace(_taught_addition_at_level_0([0.5, 0.0, 0.0]), gate_before=0.5)
-    update, decisions = _plan(tmp_path / "flat", flat, stall)
-    assert decisions[0]["decision"] == "stuck" and decisions[0]["gate_before"] == 0.5
-    assert update["stuck"] == [ADD] and (update["mode"], update["focus"]) == ("new", [SUB])
-    assert update["gate_before"] == 0.0  # subtraction at level 0, where the student has no score yet
-
-    rising = dataclasses.replace(flat, gate_before=0.25)
-    update, decisions = _plan(tmp_path / "rising", rising, stall)
-    assert decisions[0]["decision"] == "remedial"
-    assert (update["mode"], update["gate_before"]) == ("remedial", 0.5)
+def test_a_stage_still_below_mastery_at_the_remedial_cap_is_stuck_and_the_next_stage_is_taught(tmp_path) -> None:
+    capped = dataclasses.replace(_taught_addition_at_level_0([0.5, 0.0, 0.0]), remedial=5)
+    update, decisions = _plan(tmp_path, capped)
+    assert decisions[0]["decision"] == "stuck" and decisions[0]["remedial_rounds"] == 5
+    assert update["stuck"] == [ADD] and (update["mode"], update["focus"], update["stage_index"]) == ("new", [SUB], 1)
 
 
 def test_a_module_that_passed_its_level_is_taught_the_next_level_when_it_comes_back(tmp_path) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any, Literal
+from typing import Any
 
 from langgraph.runtime import Runtime
 from rouge_score import rouge_scorer
@@ -28,8 +28,6 @@ AGENT = "adapter"
 _SCORER = rouge_scorer.RougeScorer(["rougeL"])
 # A bullet or a list number is followed by a space; without one it is a sign or a decimal ("-4 * 2", "3.5").
 _DECORATION = re.compile(r"^\s*(?:[-*•]|\d+[.)]|step\s*\d+\s*[:.)-])(?:\s+|$)", re.I)
-# Digits are single tokens for the student, so each space around an operator costs a token of its answer budget.
-_SPACED_OPERATOR = re.compile(r"\s*([-+*/×÷=])\s*")
 
 
 def adapted_file(round_: int, attempt: int) -> str:
@@ -46,34 +44,14 @@ def plain_lines(steps: str) -> list[str]:
     return lines
 
 
-def compact_step(line: str) -> str:
-    """An equation without the spaces around its operators: ``"9 * -2 = -18"`` -> ``"9*-2=-18"``.
-
-    The same step in about a third fewer of the student's tokens, so more derivations fit its
-    answer budget whole. Lines without ``=`` are prose, where a hyphen is not an operator.
-    """
-    return _SPACED_OPERATOR.sub(r"\1", line) if "=" in line else line
-
-
-def fit_to_budget(
-    steps: str,
-    answer: str,
-    budget: int,
-    count_tokens: Any,
-    compact: bool = False,
-    cut: Literal["tail", "answer"] = "tail",
-) -> str:
+def fit_to_budget(steps: str, answer: str, budget: int, count_tokens: Any) -> str:
     """The longest tail of the worked steps that fits the budget, always ending in ``Answer: X``.
 
     Only steps that reach the verified answer are kept as its derivation, so a muddled
-    solution with a lucky final answer teaches the answer alone. ``compact`` writes each
-    equation without spaces around its operators first. With ``cut="answer"`` a derivation
-    that does not fit whole is dropped rather than cut to its tail.
+    solution with a lucky final answer teaches the answer alone.
     """
     final = f"Answer: {answer}"
     lines = plain_lines(steps)
-    if compact:
-        lines = [compact_step(line) for line in lines]
     while lines and answer not in lines[-1]:
         lines.pop()
     kept: list[str] = []
@@ -82,8 +60,6 @@ def fit_to_budget(
         if count_tokens(candidate) > budget:
             break
         kept.insert(0, line)
-    if cut == "answer" and len(kept) < len(lines):
-        kept = []
     return "\n".join([*kept, final])
 
 
@@ -116,9 +92,7 @@ def adapt_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
         if svc.domain.score(task, item["teacher_answer"]) < 1.0:
             counts["verification_failed"] += 1
             continue
-        target = fit_to_budget(
-            item["steps"] or "", task.answer, budget, count_tokens, cfg.adapter.compact_steps, cfg.adapter.cut
-        )
+        target = fit_to_budget(item["steps"] or "", task.answer, budget, count_tokens)
         if cfg.adapter.scaffold:
             target, used = _scaffold(svc, task.module, target, budget, count_tokens)
             counts["scaffolded"] += used

@@ -171,8 +171,7 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
     stuck: list[str] = []
     if stages:  # a stage was just taught, trained and diagnosed: gate it
         ratios = _stage_ratios(state, stages[index], state.stage_levels)
-        before = state.gate_before if cfg.stall_is_stuck else None
-        decision = rules.gate(ratios, state.remedial, cfg.tau_mastery, cfg.max_remedial, before)
+        decision = rules.gate(ratios, state.remedial, cfg.tau_mastery, cfg.max_remedial)
         _decision(
             svc,
             state,
@@ -188,7 +187,6 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
             tau_mastery=cfg.tau_mastery,
             remedial_rounds=state.remedial,
             max_remedial=cfg.max_remedial,
-            gate_before=before,
         )
         if decision.action == "remedial":
             svc.progress.node("plan", state.round, f"remedial round {state.remedial + 1} for {decision.weak}")
@@ -197,7 +195,6 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
                 "mode": "remedial",
                 "focus": decision.weak,
                 "remedial": state.remedial + 1,
-                "gate_before": decision.min_ratio,
                 "teach_attempts": 0,
             }
         if decision.action == "stuck":
@@ -255,7 +252,6 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
                 "stages": stages,
                 "stage_index": index,
                 "stage_levels": levels,
-                "gate_before": min(_stage_ratios(state, stages[index], levels).values()),
                 "stuck": stuck,
                 "edges": edges,
                 "teach_attempts": 0,

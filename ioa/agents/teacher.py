@@ -32,33 +32,22 @@ def exercise_seed(base: int, round_: int, attempt: int, module: str) -> int:
     return (base * 1_000_003 + round_ * 10_007 + attempt * 101 + zlib.crc32(module.encode())) % (2**31)
 
 
-def review_modules(state: IOAState) -> list[str]:
-    """The modules of the curriculum's stages before the current one, not in focus: what spaced review revisits."""
-    return [k for stage in state.stages[: state.stage_index] for k in stage if k not in state.focus]
-
-
 def teach_focus(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
-    """Synthesise J exercises per focus module at its ZPD level, with the teacher's worked solutions.
-
-    With ``synthesis.review_per_module``, every earlier stage's module gets that many exercises too.
-    """
+    """Synthesise J exercises per focus module at its ZPD level, with the teacher's worked solutions."""
     svc = runtime.context
     cfg = svc.config
     round_, attempt = state.round + 1, state.teach_attempts
     specs = {m.id: m for m in svc.domain.modules}
-    review = review_modules(state) if cfg.synthesis.review_per_module else []
-    counts = {k: cfg.synthesis.examples_per_module for k in state.focus}
-    counts |= {k: cfg.synthesis.review_per_module for k in review}
-    zpd = zpd_levels(state, svc, list(counts))
+    n = cfg.synthesis.examples_per_module
+    zpd = zpd_levels(state, svc, state.focus)
     tasks = []
-    for module, n in counts.items():
+    for module in state.focus:
         # A remedial round never climbs past the level its stage teaches, but steps down when the student slipped.
         level = min(zpd[module], state.stage_levels.get(module, zpd[module]))
         seed = exercise_seed(cfg.domain.seed, round_, attempt, module)
         for lv, m in rules.stretch_split(n, level, specs[module].levels, cfg.rules.zpd_stretch).items():
             tasks += svc.domain.exercises(module, lv, m, seed)
-    reviewed = f" (+ review of {review})" if review else ""
-    svc.progress.node("teach", round_, f"{state.mode}: {len(tasks)} exercises for {state.focus}{reviewed}")
+    svc.progress.node("teach", round_, f"{state.mode}: {len(tasks)} exercises for {state.focus}")
     before = svc.teacher.snapshot()
     with svc.progress.step(f"teacher writes worked solutions (attempt {attempt + 1})", len(tasks)) as advance:
         solutions = svc.teacher.run(
@@ -85,7 +74,6 @@ def teach_focus(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
         f"({state.mode}) for {state.focus}",
         tokens=int(usage.get("teacher_prompt_tokens", 0) + usage.get("teacher_completion_tokens", 0)),
         focus=state.focus,
-        review=review,
         mode=state.mode,
         file=teach_file(round_, attempt),
     )

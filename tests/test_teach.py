@@ -1,4 +1,4 @@
-"""What a round's teacher node asks for: the ZPD level, its stretch above, and spaced review of earlier stages."""
+"""What a round's teacher node asks for: each focus module at its ZPD level, and the stretch above it."""
 
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ ADD, SUB, MUL = "arithmetic/addition", "arithmetic/subtraction", "arithmetic/mul
 CHAIN = "arithmetic/chain_sum"
 
 
-def _teach(tmp_path: Path, review_per_module: int = 0, zpd_stretch: float = 0.0) -> tuple[list[dict], dict]:
-    """Stage 2 ([chain sums]) of [[addition], [subtraction, multiplication], [chain sums]] is taught."""
+def _teach(tmp_path: Path, focus: list[str], zpd_stretch: float = 0.0) -> tuple[list[dict], dict]:
+    """``focus`` of stage 2 of [[addition], [subtraction, multiplication], [chain sums]] is taught."""
     book = TaskBook(get_domain("arithmetic", 0))
     config = Config.model_validate(
         {
-            "synthesis": {"examples_per_module": 4, "review_per_module": review_per_module},
+            "synthesis": {"examples_per_module": 4},
             "rules": {"zpd_stretch": zpd_stretch},
         }
     )
@@ -44,30 +44,24 @@ def _teach(tmp_path: Path, review_per_module: int = 0, zpd_stretch: float = 0.0)
         stage_index=2,
         stage_levels={CHAIN: 0},
         levels={ADD: 1, SUB: 0},
-        focus=[CHAIN],
+        focus=focus,
     )
     teach_focus(state, SimpleNamespace(context=svc))  # type: ignore[arg-type]
     (event,) = [e for e in read_traces(tmp_path / "traces.jsonl") if e["kind"] == "synthesis"]
     return read_jsonl(tmp_path / teach_file(3, 0)), event
 
 
-def test_review_teaches_every_earlier_stage_module_at_its_zpd_level(tmp_path: Path) -> None:
-    rows, event = _teach(tmp_path, review_per_module=2)
-    assert Counter(r["module"] for r in rows) == {CHAIN: 4, ADD: 2, SUB: 2, MUL: 2}
-    # One notch above the student's measured level: addition is at 1, subtraction at 0, multiplication unmeasured.
-    assert {r["module"]: r["level"] for r in rows if r["module"] != CHAIN} == {ADD: 2, SUB: 1, MUL: 0}
+def test_each_focus_module_is_taught_one_notch_above_its_level(tmp_path: Path) -> None:
+    rows, event = _teach(tmp_path, [CHAIN, ADD, SUB])
+    assert Counter(r["module"] for r in rows) == {CHAIN: 4, ADD: 4, SUB: 4}
+    # The stage's level for chain sums; one notch above the measured level for addition (1) and subtraction (0).
+    assert {r["module"]: r["level"] for r in rows} == {CHAIN: 0, ADD: 2, SUB: 1}
     assert all(r["steps"] and r["teacher_answer"] == r["answer"] for r in rows)
-    assert event["review"] == [ADD, SUB, MUL]
-
-
-def test_without_review_only_the_focus_is_taught(tmp_path: Path) -> None:
-    rows, event = _teach(tmp_path, review_per_module=0)
-    assert Counter(r["module"] for r in rows) == {CHAIN: 4}
-    assert event["review"] == []
+    assert event["focus"] == [CHAIN, ADD, SUB] and event["file"] == teach_file(3, 0)
 
 
 def test_stretch_sets_a_share_of_each_module_one_level_above_its_zpd_level(tmp_path: Path) -> None:
-    rows, _ = _teach(tmp_path, review_per_module=2, zpd_stretch=0.5)
+    rows, _ = _teach(tmp_path, [CHAIN, ADD, SUB], zpd_stretch=0.5)
     levels = Counter((r["module"], r["level"]) for r in rows)
     # Chain sums are taught at 0 (4 exercises: 2 + 2); addition's ZPD level 2 is the top, so nothing goes above it.
-    assert levels == {(CHAIN, 0): 2, (CHAIN, 1): 2, (ADD, 2): 2, (SUB, 1): 1, (SUB, 2): 1, (MUL, 0): 1, (MUL, 1): 1}
+    assert levels == {(CHAIN, 0): 2, (CHAIN, 1): 2, (ADD, 2): 4, (SUB, 1): 2, (SUB, 2): 2}
