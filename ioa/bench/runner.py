@@ -35,7 +35,6 @@ def trial_config(config: Config, seed: int, lr: float) -> Config:
     practice = config.adapter.practice_per_example if config.bench.practice else 0
     return config.model_copy(
         update={
-            "seed": seed,
             "adapter": config.adapter.model_copy(update={"practice_per_example": practice}),
             "student": config.student.model_copy(update={"init_seed": seed}),
             "training": config.training.model_copy(update={"seed": seed, "lr": lr, "epochs": config.bench.epochs}),
