@@ -113,7 +113,7 @@ class StudentConfig(_Section):
 
 
 class TrainingConfig(_Section):
-    """The training node (DESIGN §3 Training)."""
+    """The training node (docs/design.md §7)."""
 
     epochs: int | None = Field(
         None, gt=0, description="Epochs over each ZPD batch; empty picks 3 (pretrained students) or 12 (tiny)."
@@ -203,7 +203,7 @@ Schedule = Literal["stages", "frontier"]
 
 
 class RulesConfig(_Section):
-    """The IOA rules and thresholds (DESIGN §3)."""
+    """The IOA rules and thresholds (docs/design.md §4)."""
 
     tau_gap: float = Field(0.3, ge=0, le=1, description="A module is deficient when its gap exceeds this.")
     tau_high: float = Field(0.9, ge=0, le=1, description="Eq. 3: ratio at which a prerequisite counts as mastered.")
@@ -223,8 +223,9 @@ class RulesConfig(_Section):
     max_remedial: int = Field(5, ge=0, description="Remedial rounds before a stage is recorded as stuck.")
     schedule: Schedule = Field(
         "stages",
-        description="'stages' (DESIGN §3): one stage at a time, gated on mastery before the next, with remedial "
-        "rounds and stuck after max_remedial. 'frontier': every round teaches each deficient module whose "
+        description="'stages' (docs/design.md §5): one stage at a time, gated on mastery before the next, "
+        "with remedial rounds and stuck after max_remedial. "
+        "'frontier': every round teaches each deficient module whose "
         "prerequisites are ready (passed the gate at their easiest level, or already taught), each one level above "
         "the level it passed the gate at, so earlier modules keep being taught as later ones join; each round asks "
         "the teacher for every ready module, so a round costs more teacher calls. `ioa bench` sets its own "

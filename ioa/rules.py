@@ -1,4 +1,4 @@
-"""The IOA rules (DESIGN.md §3) as pure functions of numbers and module ids.
+"""The IOA rules (docs/design.md §4) as pure functions of numbers and module ids.
 
 Nothing here does I/O or knows about models: the agents gather the scores and
 call these functions, so every formula can be tested on its own.

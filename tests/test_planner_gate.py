@@ -17,7 +17,7 @@ ADD, SUB = "arithmetic/addition", "arithmetic/subtraction"
 
 
 def _stages(**rules) -> Config:
-    """DESIGN §3's schedule: one gated stage at a time."""
+    """docs/design.md §5's schedule: one gated stage at a time."""
     return Config.model_validate({"rules": {"schedule": "stages", **rules}})
 
 

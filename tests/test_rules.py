@@ -1,4 +1,4 @@
-"""Unit tests for the IOA rules (DESIGN.md §3): pure functions, no fixtures needed."""
+"""Unit tests for the IOA rules (docs/design.md §4): pure functions, no fixtures needed."""
 
 from __future__ import annotations
 
