@@ -133,7 +133,7 @@ def fork(
     dst = RunDir.create(Path(new_run_dir), config.to_yaml())
     _copy_files(src, dst, state)
     _copy_traces(src, dst, cutoff)
-    _rebuild_memory(dst, config, state.round)
+    _rebuild_memory(dst, config, state)
     # Oldest first, each under its parent: the new thread has the same past, and resume starts at the fork point.
     dst.checkpoints.parent.mkdir(parents=True, exist_ok=True)
     with closing(sqlite3.connect(str(dst.checkpoints), check_same_thread=False)) as conn:
@@ -162,16 +162,11 @@ def _round_of(name: str) -> int | None:
 
 
 def _needed(name: str, state: IOAState) -> bool:
-    """Whether the fork needs this data file as of ``state``.
-
-    Files of finished rounds and files the state names (the batch, the replay pool) are needed. Of the
-    round in progress, so are the teach files the state has counted: the adapter reads the last one.
-    """
+    """Whether the fork needs this data file as of ``state``: a run-wide file, a file of a finished round, or one
+    the state names (the teach files, the batch, the replay pool)."""
     k = _round_of(name)
-    if k is None or k <= state.round or name in {Path(f).name for f in state.batch + state.trained_files}:
-        return True
-    attempt = name.removesuffix(".jsonl").rsplit("_", 1)[-1]
-    return k == state.round + 1 and "_teach_" in name and attempt.isdigit() and int(attempt) < state.teach_attempts
+    named = {Path(f).name for f in state.teach_files + state.batch + state.trained_files}
+    return k is None or k <= state.round or name in named
 
 
 def _copy_files(src: RunDir, dst: RunDir, state: IOAState) -> None:
@@ -198,20 +193,14 @@ def _copy_traces(src: RunDir, dst: RunDir, cutoff: float) -> None:
         write_jsonl(dst.traces, events)
 
 
-def _rebuild_memory(dst: RunDir, config: Config, round_: int) -> None:
-    """Chroma as the diagnosis of ``round_`` left it: replay and scaffolds read it before the next diagnosis."""
-    from ioa.domains import get_domain
+def _rebuild_memory(dst: RunDir, config: Config, state: IOAState) -> None:
+    """Chroma as the state's latest diagnosis left it, under the run's own module names and descriptions (a seed
+    file's come from the decomposition copied with the data), so the adapter's scaffolds find what they found."""
+    if not state.mastery:
+        return
+    from ioa.agents.diagnostician import remember
+    from ioa.domains import build_domain
     from ioa.memory import ConceptMemory
 
-    rows = {r.module: r for r in read_mastery(dst.mastery) if r.round == round_}
-    if not rows:
-        return
-    memory = ConceptMemory.open(dst.chroma)
-    for spec in get_domain(config.domain.name, config.domain.seed).modules:
-        r = rows[spec.id]
-        memory.record(
-            spec.id,
-            f"{spec.name}: {spec.description}",
-            r.state == "mastered",
-            {"round": r.round, "p_teacher": r.p_teacher, "p_student": r.p_student, "ratio": r.ratio},
-        )
+    modules = build_domain(config, dst).modules
+    remember(ConceptMemory.open(dst.chroma), modules, state.round, state.mastery[-1], state.p_teacher, state.p_student)

@@ -1,7 +1,10 @@
 """The one shared state of the IOA graph.
 
 It holds numbers, module ids and file references only: probes, exercises and
-answers live as files in the run directory, so each checkpoint stays small.
+answers live as files in the run directory, so each checkpoint stays small. It is the
+one source of truth of a run: mastery.csv, curriculum.json and the Chroma memory are
+records and indexes written beside it, and no node reads its decisions back from them.
+List channels that nodes append to have a reducer; a node returns only what it adds.
 """
 
 from __future__ import annotations
@@ -19,6 +22,13 @@ def add_counts(left: dict[str, float], right: dict[str, float]) -> dict[str, flo
     return out
 
 
+def unique(left: list[str], right: list[str]) -> list[str]:
+    """Reducer: append the items not yet present, so a module recorded twice is listed once."""
+    out = list(left)
+    out += [item for item in dict.fromkeys(right) if item not in out]
+    return out
+
+
 @dataclass
 class IOAState:
     """What every agent reads and writes; routing decisions are made from these fields alone."""
@@ -32,6 +42,10 @@ class IOAState:
     p_teacher: dict[str, float] = field(default_factory=dict)
     """P_T(k): teacher accuracy on each module's probes, measured once."""
 
+    teacher_levels: dict[str, list[float]] = field(default_factory=dict)
+    """P_T per module per difficulty level (index = level; 0.0 for a level without probes), measured once:
+    every diagnosis places the student against it."""
+
     p_student: dict[str, float] = field(default_factory=dict)
     """P_S(k) at the latest diagnosis."""
 
@@ -40,6 +54,11 @@ class IOAState:
 
     history: Annotated[list[dict[str, float]], operator.add] = field(default_factory=list)
     """P_S per diagnosis round, oldest first: the data of the empirical dependency estimate (Eq. 3)."""
+
+    mastery: Annotated[list[dict[str, str]], operator.add] = field(default_factory=list)
+    """Each diagnosis's verdict per module, oldest first (index = round): 'mastered' or 'unmastered'.
+
+    Replay and forks read it; mastery.csv records it and Chroma mirrors the latest one for similarity search."""
 
     levels: dict[str, int] = field(default_factory=dict)
     """The student's current difficulty level per module (-1 = not even the easiest)."""
@@ -74,8 +93,12 @@ class IOAState:
     teach_attempts: int = 0
     """Teach steps in the current round; the planner trains on what it has after the cap."""
 
-    batch: list[str] = field(default_factory=list)
-    """Adapted-example files (relative to the run dir) that the next training round uses."""
+    teach_files: Annotated[list[str], operator.add] = field(default_factory=list)
+    """Every exercise file the teacher wrote (relative to the run dir), oldest first; the adapter reads the newest."""
+
+    batch: Annotated[list[str], operator.add] = field(default_factory=list)
+    """Adapted-example files (relative to the run dir) that the next training round uses; the train node
+    empties it with ``Overwrite([])``."""
 
     batch_examples: int = 0
     """Adapted examples in ``batch``."""
@@ -89,8 +112,8 @@ class IOAState:
     introduced: Annotated[list[str], operator.add] = field(default_factory=list)
     """Modules the frontier schedule has taught at least once, in the order they joined."""
 
-    stuck: Annotated[list[str], operator.add] = field(default_factory=list)
-    """Modules of stages given up after the remedial cap."""
+    stuck: Annotated[list[str], unique] = field(default_factory=list)
+    """Modules of stages given up after the remedial cap, each once (a retried module may be given up again)."""
 
     train_log: Annotated[list[dict[str, float]], operator.add] = field(default_factory=list)
     """One record per training round: round, steps, passes (examples over all epochs), loss_first, loss_last,

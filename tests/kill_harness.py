@@ -77,11 +77,11 @@ def _diagnose(marker: Path) -> None:
     record = diag._record
 
     @functools.wraps(record)
-    def recorded(svc: Any, round_: int, *args: Any) -> dict[str, int]:
-        counts = record(svc, round_, *args)
+    def recorded(svc: Any, round_: int, *args: Any) -> dict[str, str]:
+        verdicts = record(svc, round_, *args)
         if round_ >= 1:
             park(marker, round=round_)
-        return counts
+        return verdicts
 
     diag._record = recorded
 

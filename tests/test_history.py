@@ -81,11 +81,13 @@ def test_fork_refuses_unknown_and_final_checkpoints(small_run, tmp_path):
 
 def test_a_fork_copies_the_files_of_its_past_only():
     # Round 1 is done; round 2 was taught twice and its first batch adapted, not yet trained.
-    state = IOAState(round=1, teach_attempts=2, batch=["data/round_2_adapted_0.jsonl"])
+    teach = ["data/round_1_teach_0.jsonl", "data/round_2_teach_0.jsonl", "data/round_2_teach_1.jsonl"]
+    state = IOAState(round=1, teach_attempts=2, teach_files=teach, batch=["data/round_2_adapted_0.jsonl"])
     kept = [
         "probes.jsonl",
         "round_1_adapted_0.jsonl",
         "round_1_student_answers.jsonl",
+        "round_2_teach_0.jsonl",
         "round_2_teach_1.jsonl",
         "round_2_adapted_0.jsonl",
     ]

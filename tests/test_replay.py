@@ -1,4 +1,5 @@
-"""What the training node replays: earlier examples of modules out of focus, mastered modules first."""
+"""What the training node replays: earlier examples of modules out of focus, mastered modules first (as the
+state's latest diagnosis says, not Chroma)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,14 @@ def _replay(tmp_path: Path, n: int) -> list[str]:
     for round_, module, tag in ((1, ADD, "a"), (2, SUB, "s"), (3, MUL, "m")):
         rows = [{"module": module, "prompt": f"q{i}", "target": f"{tag}{i}"} for i in range(4)]
         write_jsonl(run_dir.resolve(f"data/round_{round_}.jsonl"), rows)
-    memory = SimpleNamespace(state=lambda module: "mastered" if module == ADD else "unmastered")
-    svc = SimpleNamespace(run_dir=run_dir, memory=memory)
-    state = IOAState(trained_files=[f"data/round_{r}.jsonl" for r in (1, 2, 3)], focus=[MUL])
+    svc = SimpleNamespace(run_dir=run_dir)
+    # The latest diagnosis is what counts: addition was mastered at round 3, subtraction only at round 2.
+    mastery = [
+        {ADD: "unmastered", SUB: "unmastered", MUL: "unmastered"},
+        {ADD: "unmastered", SUB: "mastered", MUL: "unmastered"},
+        {ADD: "mastered", SUB: "unmastered", MUL: "unmastered"},
+    ]
+    state = IOAState(trained_files=[f"data/round_{r}.jsonl" for r in (1, 2, 3)], focus=[MUL], mastery=mastery)
     return [e.target for e in replay_examples(svc, state, n, seed=0)]  # type: ignore[arg-type]
 
 

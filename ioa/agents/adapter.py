@@ -18,7 +18,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 from rouge_score import rouge_scorer
 
-from ioa.agents.teacher import exercise_seed, teach_file
+from ioa.agents.teacher import exercise_seed
 from ioa.context import Services
 from ioa.domains.base import Task
 from ioa.rundir import read_jsonl, write_jsonl
@@ -72,7 +72,7 @@ def adapt_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
     svc = runtime.context
     cfg = svc.config
     round_, attempt = state.round + 1, state.teach_attempts - 1
-    raw = read_jsonl(svc.run_dir.resolve(teach_file(round_, attempt)))
+    raw = read_jsonl(svc.run_dir.resolve(state.teach_files[-1]))
     student = svc.student(state.student_checkpoint)
     tokenizer = student.tokenizer
     budget = min(int(cfg.adapter.target_token_share * cfg.student.context_length), cfg.student.max_new_tokens)
@@ -131,7 +131,7 @@ def adapt_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
         example=rows[0] if rows else None,
     )
     return {
-        "batch": [*state.batch, path],
+        "batch": [path],
         "batch_examples": state.batch_examples + len(rows),
         "usage": {"adapter_dropped": len(raw) - counts["kept"]},
     }

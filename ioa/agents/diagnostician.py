@@ -7,21 +7,23 @@ forgetting, and moves modules between Chroma's ``mastered`` and ``unmastered`` c
 
 from __future__ import annotations
 
-import json
 import time
 from collections import defaultdict
 from dataclasses import asdict
 from statistics import fmean
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langgraph.runtime import Runtime
 
 from ioa import rules
 from ioa.context import Services
-from ioa.domains.base import Task
+from ioa.domains.base import ModuleSpec, Task
 from ioa.rundir import read_jsonl, write_json, write_jsonl
 from ioa.state import IOAState
 from ioa.student_train.generate import generate_answers
+
+if TYPE_CHECKING:
+    from ioa.memory import ConceptMemory
 
 AGENT = "diagnostician"
 PROBES = "data/probes.jsonl"
@@ -63,29 +65,50 @@ def _student_answers(svc: Services, state: IOAState, probes: list[Task], round_:
         )
 
 
+def _by_index(per_level: dict[int, float]) -> list[float]:
+    """Scores by level as a list indexed by level; a level without probes scores 0.0."""
+    return [per_level.get(lv, 0.0) for lv in range(max(per_level) + 1)]
+
+
 def _placement(
-    svc: Services, teacher_levels: dict[str, dict[int, float]], student_levels: dict[str, dict[int, float]]
+    svc: Services, teacher_levels: dict[str, list[float]], student_levels: dict[str, dict[int, float]]
 ) -> dict[str, Any]:
     """The state's ``level_ratios`` (P_S/P_T per level) and ``levels`` (highest level reached at the gate ratio)."""
     tau = svc.config.rules.tau_mastery
     ratios, levels = {}, {}
     for module, per in student_levels.items():
-        teacher = teacher_levels.get(module, {})
-        by_level = {lv: rules.level_ratio(teacher.get(lv, 0.0), s) for lv, s in per.items()}
+        teacher = teacher_levels.get(module, [])
+        by_level = {lv: rules.level_ratio(teacher[lv] if lv < len(teacher) else 0.0, s) for lv, s in per.items()}
         # A level without probes counts as not reached, as in student_level.
         ratios[module] = [round(by_level.get(lv, 0.0), 4) for lv in range(max(by_level) + 1)]
         levels[module] = rules.student_level(by_level, tau)
     return {"level_ratios": ratios, "levels": levels}
 
 
-def _record(svc: Services, round_: int, p_teacher: dict[str, float], p_student: dict[str, float]) -> dict[str, int]:
-    """mastery.csv rows and Chroma collections for one diagnosis; returns mastered/unmastered counts."""
+def remember(
+    memory: ConceptMemory,
+    modules: list[ModuleSpec],
+    round_: int,
+    verdicts: dict[str, str],
+    p_teacher: dict[str, float],
+    p_student: dict[str, float],
+) -> None:
+    """Mirror one diagnosis's verdicts into Chroma, each module under its name and description."""
+    for spec in modules:
+        k = spec.id
+        ratio = rules.mastery_ratio(p_teacher[k], p_student[k])
+        meta = {"round": round_, "p_teacher": p_teacher[k], "p_student": p_student[k], "ratio": ratio}
+        memory.record(k, f"{spec.name}: {spec.description}", verdicts[k] == "mastered", meta)
+
+
+def _record(svc: Services, round_: int, p_teacher: dict[str, float], p_student: dict[str, float]) -> dict[str, str]:
+    """One diagnosis's verdict per module, written to mastery.csv and mirrored into Chroma."""
     tau = svc.config.rules.tau_mastery
-    rows = []
+    verdicts, rows = {}, []
     for spec in svc.domain.modules:
         k = spec.id
         ratio = rules.mastery_ratio(p_teacher[k], p_student[k])
-        mastered = ratio >= tau
+        verdicts[k] = "mastered" if ratio >= tau else "unmastered"
         rows.append(
             {
                 "round": round_,
@@ -93,18 +116,12 @@ def _record(svc: Services, round_: int, p_teacher: dict[str, float], p_student: 
                 "p_teacher": f"{p_teacher[k]:.4f}",
                 "p_student": f"{p_student[k]:.4f}",
                 "ratio": f"{ratio:.4f}",
-                "state": "mastered" if mastered else "unmastered",
+                "state": verdicts[k],
             }
         )
-        svc.memory.record(
-            k,
-            f"{spec.name}: {spec.description}",
-            mastered,
-            {"round": round_, "p_teacher": p_teacher[k], "p_student": p_student[k], "ratio": ratio},
-        )
+    remember(svc.memory, svc.domain.modules, round_, verdicts, p_teacher, p_student)
     svc.run_dir.write_mastery_round(round_, rows)
-    n_mastered = sum(r["state"] == "mastered" for r in rows)
-    return {"mastered": n_mastered, "unmastered": len(rows) - n_mastered}
+    return verdicts
 
 
 def _find_modules(svc: Services) -> None:
@@ -187,7 +204,8 @@ def identify_gaps(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]
             for t, a in zip(probes, teacher_answers, strict=True)
         ],
     )
-    write_json(svc.run_dir.resolve("data/teacher_levels.json"), teacher_levels)
+    teacher_levels = {m: _by_index(per) for m, per in teacher_levels.items()}
+    write_json(svc.run_dir.resolve("data/teacher_levels.json"), teacher_levels)  # a record; the state is read
 
     student_answers = _student_answers(svc, state, probes, 0)
     p_student, student_levels = _accuracy(svc, probes, student_answers)
@@ -198,7 +216,8 @@ def identify_gaps(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]
             for t, a in zip(probes, student_answers, strict=True)
         ],
     )
-    counts = _record(svc, 0, p_teacher, p_student)
+    verdicts = _record(svc, 0, p_teacher, p_student)
+    mastered = sum(v == "mastered" for v in verdicts.values())
 
     prior = [(p, spec.id) for spec in svc.domain.modules for p in spec.prerequisites]
     modules = [spec.id for spec in svc.domain.modules]
@@ -210,7 +229,7 @@ def identify_gaps(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]
         node="identify",
         agent=AGENT,
         kind="identify",
-        summary=f"{len(deficient)}/{len(modules)} modules deficient; {counts['mastered']} already mastered",
+        summary=f"{len(deficient)}/{len(modules)} modules deficient; {mastered} already mastered",
         latency_s=elapsed,
         p_teacher=p_teacher,
         p_student=p_student,
@@ -220,9 +239,11 @@ def identify_gaps(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]
     return {
         "modules": modules,
         "p_teacher": p_teacher,
+        "teacher_levels": teacher_levels,
         "p_student": p_student,
         "p_student_initial": p_student,
         "history": [p_student],
+        "mastery": [verdicts],
         **_placement(svc, teacher_levels, student_levels),
         "edges": edges,
         "usage": svc.teacher.usage_since(before),
@@ -241,19 +262,18 @@ def diagnose_student(state: IOAState, runtime: Runtime[Services]) -> dict[str, A
         svc.run_dir.resolve(f"data/round_{round_}_student_answers.jsonl"),
         [{"module": t.module, "question": t.question, "answer": a} for t, a in zip(probes, answers, strict=True)],
     )
-    counts = _record(svc, round_, state.p_teacher, p_student)
-    saved = json.loads(svc.run_dir.resolve("data/teacher_levels.json").read_text())
-    teacher_levels = {m: {int(lv): v for lv, v in per.items()} for m, per in saved.items()}
+    verdicts = _record(svc, round_, state.p_teacher, p_student)
+    mastered = sum(v == "mastered" for v in verdicts.values())
     moved = {k: round(p_student[k] - state.p_student.get(k, 0.0), 4) for k in p_student}
     svc.progress.node(
-        "diagnose", round_, f"mastered {counts['mastered']}/{len(p_student)}; mean P_S {fmean(p_student.values()):.2f}"
+        "diagnose", round_, f"mastered {mastered}/{len(p_student)}; mean P_S {fmean(p_student.values()):.2f}"
     )
     svc.tracer.event(
         round=round_,
         node="diagnose",
         agent=AGENT,
         kind="diagnosis",
-        summary=f"mastered {counts['mastered']}/{len(p_student)}, mean P_S {fmean(p_student.values()):.3f}",
+        summary=f"mastered {mastered}/{len(p_student)}, mean P_S {fmean(p_student.values()):.3f}",
         latency_s=time.perf_counter() - started,
         p_student=p_student,
         change=moved,
@@ -262,5 +282,6 @@ def diagnose_student(state: IOAState, runtime: Runtime[Services]) -> dict[str, A
         "round": round_,
         "p_student": p_student,
         "history": [p_student],
-        **_placement(svc, teacher_levels, student_levels),
+        "mastery": [verdicts],
+        **_placement(svc, state.teacher_levels, student_levels),
     }

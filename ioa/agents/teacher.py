@@ -63,7 +63,8 @@ def teach_focus(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
         {**asdict(t), "mode": state.mode, "steps": s.steps if s else None, "teacher_answer": s.answer if s else None}
         for t, s in zip(tasks, solutions, strict=True)
     ]
-    write_jsonl(svc.run_dir.resolve(teach_file(round_, attempt)), rows)
+    path = teach_file(round_, attempt)
+    write_jsonl(svc.run_dir.resolve(path), rows)
     usage = svc.teacher.usage_since(before)
     svc.tracer.event(
         round=round_,
@@ -75,6 +76,6 @@ def teach_focus(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
         tokens=int(usage.get("teacher_prompt_tokens", 0) + usage.get("teacher_completion_tokens", 0)),
         focus=state.focus,
         mode=state.mode,
-        file=teach_file(round_, attempt),
+        file=path,
     )
-    return {"teach_attempts": attempt + 1, "usage": usage}
+    return {"teach_attempts": attempt + 1, "teach_files": [path], "usage": usage}

@@ -11,7 +11,6 @@ from langgraph.runtime import Runtime
 
 from ioa import rules
 from ioa.agents.adapter import adapted_file
-from ioa.agents.teacher import teach_file
 from ioa.context import Services
 from ioa.rundir import read_jsonl, write_jsonl
 from ioa.state import IOAState
@@ -61,7 +60,7 @@ def pass_through_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str,
     """No Adapter: every worked solution the teacher returned becomes a training example, verbatim."""
     svc = runtime.context
     round_, attempt = state.round + 1, state.teach_attempts - 1
-    raw = read_jsonl(svc.run_dir.resolve(teach_file(round_, attempt)))
+    raw = read_jsonl(svc.run_dir.resolve(state.teach_files[-1]))
     rows = [
         {
             "module": r["module"],
@@ -79,7 +78,7 @@ def pass_through_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str,
         round=round_, node="adapt", agent="adapter", kind="adaptation", summary=f"off: kept {len(rows)}/{len(raw)}"
     )
     return {
-        "batch": [*state.batch, path],
+        "batch": [path],
         "batch_examples": state.batch_examples + len(rows),
         "usage": {"adapter_dropped": len(raw) - len(rows)},
     }

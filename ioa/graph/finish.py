@@ -37,7 +37,7 @@ def summarize(state: IOAState, svc: Services, status: str) -> dict[str, Any]:
         "run_id": svc.run_dir.run_id,
         "rounds": state.round,
         "modules": modules,
-        "stuck": sorted(set(state.stuck)),  # a retried module can be recorded stuck more than once
+        "stuck": sorted(state.stuck),
         "teacher": teacher_summary(read_traces(svc.run_dir.traces), svc.config.teacher),
         "adapter_dropped": int(usage.get("adapter_dropped", 0)),
         "student": {"params": params, "trainable_params": trainable, "checkpoint": state.student_checkpoint},

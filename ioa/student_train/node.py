@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from langgraph.runtime import Runtime
+from langgraph.types import Overwrite
 
 from ioa.config import TrainingConfig
 from ioa.context import Services
@@ -18,13 +19,15 @@ AGENT = "trainer"
 
 
 def replay_examples(svc: Services, state: IOAState, n: int, seed: int) -> list[Example]:
-    """Up to ``n`` earlier examples, from mastered modules first, so new lessons don't erase old ones."""
+    """Up to ``n`` earlier examples, from modules the latest diagnosis found mastered first, so new lessons don't
+    erase old ones."""
     if n <= 0 or not state.trained_files:
         return []
     pool = [
         r for f in state.trained_files for r in read_jsonl(svc.run_dir.resolve(f)) if r["module"] not in state.focus
     ]
-    mastered = [r for r in pool if svc.memory.state(r["module"]) == "mastered"]
+    verdicts = state.mastery[-1] if state.mastery else {}
+    mastered = [r for r in pool if verdicts.get(r["module"]) == "mastered"]
     rng = random.Random(seed)
     chosen = rng.sample(mastered, min(n, len(mastered)))
     rest = [r for r in pool if r not in chosen]
@@ -97,7 +100,7 @@ def train_on_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
     svc = runtime.context
     cfg = svc.config.training
     examples = _examples(svc, state.batch)
-    done = {"batch": [], "batch_examples": 0, "teach_attempts": 0, "trained_files": list(state.batch)}
+    done = {"batch": Overwrite([]), "batch_examples": 0, "teach_attempts": 0, "trained_files": list(state.batch)}
     if not examples:
         _skip(svc, state, "train")
         return done
