@@ -40,14 +40,17 @@ class Services:
         """The student as of ``checkpoint`` (None = initial), loaded only when it changed.
 
         Loading from the checkpoint named in the state, not from memory, is what makes a
-        resumed run train from exactly the weights the last finished round saved.
+        resumed run train from exactly the weights, AdamW state and RNG states the last finished round saved.
         """
+        from ioa.student_train.checkpoint import restore_trainer_state
         from ioa.student_train.model import load_student
 
         key = checkpoint or "<initial>"
         if self._student is None or self._student_from != key:
             path = self.run_dir.resolve(checkpoint) if checkpoint else None
             self._student = load_student(self.config.student, self.tokenizer_dir, path, self.config.training)
+            if path is not None:  # and its optimizer and RNG states, so the next round trains as it would have
+                restore_trainer_state(self._student, path, self.config.training.carry_optimizer)
             self._student_from = key
         return self._student
 

@@ -8,29 +8,23 @@ plus five restarts instead of five runs, and also shows that a resumed run can i
 
 from __future__ import annotations
 
-import csv
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from conftest import SMALL
+from kill_harness import POINTS, TIMEOUT_S, Kill, kill_at, read_mastery
 
 from ioa.traces import read_traces
 
 pytestmark = pytest.mark.integration
 
-HARNESS = Path(__file__).with_name("kill_harness.py")
-CHECK_RUN = Path("/work/shared/tools/check_run.py")
-POINTS = ("teach", "between", "train", "trained", "diagnose")
-"""In the order round 1 reaches them, so every kill lands in round 1 of the same run."""
-TIMEOUT_S = 600
+CHECK_RUN = Path(__file__).resolve().parents[2] / "shared/tools/check_run.py"
+"""A developer tool in ../shared, beside the repository, when there is one."""
 OVERRIDES = [
     *SMALL,
     # One round holds every kill point; short teacher replies and no report keep six processes to a few minutes.
@@ -38,81 +32,6 @@ OVERRIDES = [
     "teacher.max_tokens=64",
     "observability.report=false",
 ]
-
-
-@dataclass
-class Kill:
-    """What one killed process left behind, read after it was dead."""
-
-    point: str
-    returncode: int
-    seen: dict
-    """The harness's marker: what the process saw when it parked."""
-    orphans: list[int]
-    """Children of the killed process (the teacher server) still alive 20 s after the kill."""
-    events: list[dict]
-    mastery: list[dict]
-    student: list[str]
-
-
-def _children(pid: int) -> list[int]:
-    kids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            kids.append(int(stat.parent.name))
-    return kids
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"  # a zombie has exited; only its parent (here init) has yet to reap it
-
-
-def _mastery(run_dir: Path) -> list[dict]:
-    path = run_dir / "mastery.csv"
-    return list(csv.DictReader(path.open())) if path.exists() else []
-
-
-def _kill_at(point: str, args: list[str], run_dir: Path, logs: Path) -> Kill:
-    marker = logs / f"{point}.json"
-    with (logs / f"{point}.log").open("w") as log:
-        proc = subprocess.Popen(
-            ["nice", "-n", "10", sys.executable, str(HARNESS), point, str(marker), *args],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + TIMEOUT_S
-    while not marker.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            tail = (logs / f"{point}.log").read_text()[-3000:]
-            pytest.fail(f"the run never reached {point!r} (exit {proc.returncode}): {tail}")
-        time.sleep(0.1)
-    seen = json.loads(marker.read_text())
-    children = _children(seen["pid"])
-    os.killpg(proc.pid, signal.SIGKILL)  # the run's process group; the teacher server has its own session
-    proc.wait()
-    deadline = time.monotonic() + 20
-    while any(_alive(c) for c in children) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return Kill(
-        point=point,
-        returncode=proc.returncode,
-        seen=seen,
-        orphans=[c for c in children if _alive(c)],
-        events=read_traces(run_dir / "traces.jsonl"),
-        mastery=_mastery(run_dir),
-        student=sorted(p.name for p in (run_dir / "student").iterdir()),
-    )
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +43,7 @@ def crashed(tmp_path_factory) -> tuple[Path, dict[str, Kill], subprocess.Complet
     args = ["run", "--run-dir", str(run_dir), "--quiet", *(a for s in OVERRIDES for a in ("--set", s))]
     kills = {}
     for point in POINTS:
-        kills[point] = _kill_at(point, args, run_dir, logs)
+        kills[point] = kill_at(point, args, run_dir, logs)
         args = ["resume", str(run_dir), "--quiet"]
     final = subprocess.run(
         ["nice", "-n", "10", sys.executable, "-m", "ioa", *args], capture_output=True, text=True, timeout=TIMEOUT_S
@@ -226,7 +145,7 @@ def test_teacher_requests_paid_before_a_kill_come_from_the_cache(crashed):
 def test_summary_agrees_with_mastery_csv(crashed):
     run_dir, kills, _ = crashed
     summary = json.loads((run_dir / "summary.json").read_text())
-    rows = _mastery(run_dir)
+    rows = read_mastery(run_dir)
     assert Counter((r["round"], r["module"]) for r in rows).most_common(1)[0][1] == 1
     assert sorted({int(r["round"]) for r in rows}) == list(range(summary["rounds"] + 1))
     last, first = str(summary["rounds"]), "0"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from ioa.student_train import (
     random_student,
     train_student,
 )
+from ioa.student_train.checkpoint import restore_trainer_state
 
 TEACHER_PARAMS = 134_500_000
 
@@ -131,12 +133,40 @@ def test_a_later_lesson_continues_the_optimizer_moments(tokenizer_dir: Path, tmp
     assert student.optimizer_state is not None
     # AdamW's step count runs on across the two calls, as it does across epochs within one.
     assert {int(s["step"]) for s in student.optimizer_state["state"].values()} == {first.steps + second.steps}
-    # Only in memory: a student loaded from its checkpoint, as a resumed run's is, starts them afresh.
-    assert load_student(StudentConfig(**TINY), tokenizer_dir, checkpoint=tmp_path / "b").optimizer_state is None
-    # Off (the default), every call starts them afresh.
+    # Kept on the CPU between rounds.
+    assert {t.device.type for s in student.optimizer_state["state"].values() for t in s.values()} == {"cpu"}
+    # Off, every call starts them afresh.
     student = load_student(StudentConfig(**TINY), tokenizer_dir)
     train_student(student, SUMS, cfg.model_copy(update={"carry_optimizer": False}), tmp_path / "c")
     assert student.optimizer_state is None
+
+
+def _losses(student: Student, cfg: TrainingConfig, out: Path) -> list[float]:
+    seen: list[float] = []
+    train_student(student, SUMS, cfg, out, progress=lambda step, total, loss: seen.append(loss))
+    return seen
+
+
+def test_a_student_reloaded_with_its_trainer_state_trains_on_exactly_as_the_one_in_memory(
+    tokenizer_dir: Path, tmp_path: Path
+) -> None:
+    cfg = TrainingConfig(epochs=1, batch_size=8, lr=1e-3, carry_optimizer=True)
+    student = load_student(StudentConfig(**TINY), tokenizer_dir)
+    train_student(student, SUMS, cfg, tmp_path / "round_1")
+    rng = torch.get_rng_state(), random.getstate()
+    # Draws between rounds, which a resumed run must not see either.
+    torch.rand(3)
+    random.random()
+    # What a resumed run does: the checkpoint's weights, then its AdamW state and RNG states.
+    reloaded = load_student(StudentConfig(**TINY), tokenizer_dir, checkpoint=tmp_path / "round_1")
+    assert reloaded.optimizer_state is None
+    restore_trainer_state(reloaded, tmp_path / "round_1", carry_optimizer=True)
+    assert torch.equal(torch.get_rng_state(), rng[0]) and random.getstate() == rng[1]
+    restarted = load_student(StudentConfig(**TINY), tokenizer_dir, checkpoint=tmp_path / "round_1")
+
+    on = _losses(student, cfg, tmp_path / "memory")
+    assert _losses(reloaded, cfg, tmp_path / "reloaded") == on
+    assert _losses(restarted, cfg, tmp_path / "restarted") != on  # fresh moments: the run would diverge
 
 
 def test_batched_generation_is_ordered_and_equals_one_at_a_time(trained: tuple[Student, TrainResult, list]) -> None:

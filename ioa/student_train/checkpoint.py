@@ -1,18 +1,60 @@
-"""Writing a student checkpoint all-or-nothing: full weights, or a LoRA adapter plus a pointer to its base."""
+"""Writing a student checkpoint all-or-nothing: full weights, or a LoRA adapter plus a pointer to its base,
+beside the hyperparameters and the trainer state that a resumed run continues from."""
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ioa.student_train.model import BASE_FILE, BUILT_IN, Student
 
 HPARAMS_FILE = "hparams.json"
+TRAINER_STATE = "trainer_state.pt"
+"""AdamW's state (moments and step counts) and the global RNG states as the round left them."""
+
+
+def on_cpu(tree: Any) -> Any:
+    """A copy of a (nested) state dict with every tensor on the CPU, so the carried optimizer state holds no
+    accelerator memory between rounds."""
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().to("cpu", copy=True)
+    if isinstance(tree, dict):
+        return {k: on_cpu(v) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [on_cpu(v) for v in tree]
+    return tree
+
+
+def rng_states() -> dict[str, Any]:
+    """The global generators' states: torch's CPU and CUDA ones and Python's ``random``."""
+    states: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def restore_trainer_state(student: Student, folder: Path, carry_optimizer: bool) -> None:
+    """Continue where the round saved in ``folder`` left off: its AdamW state (with ``carry_optimizer``) and the
+    global RNG states. A checkpoint without a trainer state (an older run's) leaves both as they are."""
+    path = Path(folder) / TRAINER_STATE
+    if not path.exists():
+        return
+    saved = torch.load(path, weights_only=True)  # tensors and plain containers only, never arbitrary objects
+    if carry_optimizer:
+        student.optimizer_state = saved["optimizer"]
+    rng = saved["rng"]
+    torch.set_rng_state(rng["torch"])
+    random.setstate(rng["python"])
+    if "cuda" in rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
 
 
 def _base_pointer(student: Student) -> dict[str, Any]:
@@ -49,7 +91,7 @@ def atomic_dir(out_dir: Path) -> Iterator[Path]:
 
 
 def save_checkpoint(student: Student, out_dir: Path, hparams: dict[str, Any]) -> None:
-    """Save the student and its hyperparameters to ``out_dir``, replacing any earlier one there."""
+    """Save the student, its hyperparameters and its trainer state to ``out_dir``, replacing any earlier one there."""
     with atomic_dir(out_dir) as tmp:
         if student.finetune == "lora":
             pointer = _base_pointer(student)
@@ -63,3 +105,4 @@ def save_checkpoint(student: Student, out_dir: Path, hparams: dict[str, Any]) ->
         student.model.save_pretrained(tmp)
         student.tokenizer.save_pretrained(tmp)
         (tmp / HPARAMS_FILE).write_text(json.dumps(hparams, indent=2))
+        torch.save({"optimizer": student.optimizer_state, "rng": rng_states()}, tmp / TRAINER_STATE)

@@ -47,8 +47,8 @@ class Student:
     config: StudentConfig | None = None
     """The config the base model was built from; a LoRA checkpoint records it to rebuild its base."""
     optimizer_state: dict[str, Any] | None = None
-    """With ``training.carry_optimizer``, AdamW's moments after the last training call, which the next one
-    continues. Kept in memory only: a student loaded from a checkpoint (a resumed run's) starts them afresh."""
+    """With ``training.carry_optimizer``, AdamW's state (moments and step counts, on the CPU) after the last
+    training call, which the next one continues; saved beside each checkpoint, so a resumed run continues it too."""
 
     def params(self) -> tuple[int, int]:
         """(total parameters, trainable parameters); tied embeddings count once."""

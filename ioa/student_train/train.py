@@ -18,7 +18,7 @@ from accelerate import Accelerator
 
 from ioa.config import TrainingConfig
 from ioa.errors import UsageError
-from ioa.student_train.checkpoint import save_checkpoint
+from ioa.student_train.checkpoint import on_cpu, save_checkpoint
 from ioa.student_train.generate import format_prompt
 from ioa.student_train.model import Student
 
@@ -179,6 +179,8 @@ def train_student(
     if not data:
         raise ValueError("no training example has a target token within max_seq_len")
 
+    # Every round reseeds from training.seed (recorded in hparams.json) and starts its schedule at step 0, so a round
+    # redone after a resume draws the same order, dropout and learning rates; AdamW's state is what carries over.
     torch.manual_seed(cfg.seed)  # dropout (LoRA) draws from the global generator
     order_rng = torch.Generator().manual_seed(cfg.seed)  # same seed on every rank: all ranks agree on the order
     steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
@@ -223,7 +225,8 @@ def train_student(
     model.eval()
     student.model = accelerator.unwrap_model(model)
     if cfg.carry_optimizer:
-        student.optimizer_state = optimizer.state_dict()
+        # On the CPU: between rounds the student, not its optimizer, should own the accelerator's memory.
+        student.optimizer_state = on_cpu(optimizer.state_dict())
 
     seconds = time.perf_counter() - started
     result = TrainResult(
