@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from ioa.config import TeacherConfig
-from ioa.teacher.client import Teacher, build_chat_model
+from ioa.teacher.client import ChatTeacher, build_chat_model
 from ioa.teacher.local_server import LocalTeacherServer, ensure_teacher_folder
 from ioa.traces import Tracer, read_traces
 
@@ -26,7 +26,7 @@ def measure(url: str, model: str, concurrency: int, requests: int, max_tokens: i
     """Requests/s and completion tokens/s for ``requests`` distinct questions, ``concurrency`` at a time."""
     cfg = TeacherConfig(model=model, max_concurrency=concurrency, timeout_s=600, max_retries=0, cache=False)
     traces = Path(tempfile.mkdtemp(prefix="ioa-bench-")) / "traces.jsonl"
-    teacher = Teacher(build_chat_model(cfg, url, None), cfg, Tracer(traces))
+    teacher = ChatTeacher(build_chat_model(cfg, url, None), cfg, Tracer(traces))
     questions = [{"question": f"What is {17 + i} + {26 + 3 * i}? Explain briefly."} for i in range(requests)]
     teacher.run("answer_probe", questions[:1], round=0, node="warmup", temperature=0.0, max_tokens=max_tokens)
     before = teacher.snapshot()

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ioa.memory import ConceptMemory
     from ioa.student_train.model import Student
     from ioa.student_train.served import StudentEndpoint
-    from ioa.teacher.client import Teacher
+    from ioa.teacher.protocol import Teacher
 
 
 @dataclass

@@ -23,7 +23,7 @@ from ioa.domains.base import extract_answer
 from ioa.sandbox import run_tests
 
 if TYPE_CHECKING:
-    from ioa.teacher.client import Teacher
+    from ioa.teacher.protocol import Teacher
 
 Kind = Literal["math", "text", "code", "choice"]
 KINDS: tuple[str, ...] = get_args(Kind)

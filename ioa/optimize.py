@@ -355,10 +355,10 @@ def optimize_prompts(
 
 
 def _teacher(chat: BaseChatModel, cfg: Config, tracer: Tracer, programs: dict[str, str] | None = None) -> Any:
-    from ioa.teacher.client import Teacher
+    from ioa.teacher.client import ChatTeacher
 
     teacher_cfg = cfg.teacher if programs is None else cfg.teacher.model_copy(update={"programs": programs})
-    return Teacher(chat, teacher_cfg, tracer)
+    return ChatTeacher(chat, teacher_cfg, tracer)
 
 
 def _compile(
@@ -386,16 +386,16 @@ def _compile(
 
 
 def _reflector(chat: BaseChatModel, cfg: Config) -> Any:
-    """The model that proposes instructions, as a Teacher (for its LM and its call count): the configured
+    """The model that proposes instructions, as a ChatTeacher (for its LM and its call count): the configured
     reflection endpoint, else the teacher itself with room to write and some randomness."""
-    from ioa.teacher.client import Teacher, build_chat_model
+    from ioa.teacher.client import ChatTeacher, build_chat_model
 
     opt = cfg.optimize
     rcfg = cfg.teacher.model_copy(update={"max_tokens": opt.reflection_max_tokens, "temperature": 1.0, "programs": {}})
     if opt.reflection_base_url:
         rcfg = rcfg.model_copy(update={"model": opt.reflection_model or cfg.teacher.model})
         chat = build_chat_model(rcfg, opt.reflection_base_url, _api_key(opt.reflection_api_key_env))
-    return Teacher(chat, rcfg)
+    return ChatTeacher(chat, rcfg)
 
 
 def _api_key(env: str | None) -> str | None:

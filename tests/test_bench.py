@@ -66,7 +66,7 @@ def test_capped_teacher_never_synthesizes_past_the_budget(domain):
     second = capped.run("worked_solution", items[4:], round=2, node="teach")
     assert all(p is not None for p in first) and [p is not None for p in second] == [True, False, False]
     assert capped.spent == 5 and capped.by_round == {1: 4, 2: 5}
-    assert capped.stats.calls == 5
+    assert capped.snapshot()["calls"] == 5
     # Probe answers are measurement, not synthesis: never capped.
     assert capped.run("answer_probe", [{"question": tasks[0].question}] * 3, round=3, node="diagnose")[2] is not None
 

@@ -25,7 +25,7 @@ from ioa.domains.decompose import (
 from ioa.domains.seed_domain import SeedDomain
 from ioa.domains.seeds import SeedTask
 from ioa.memory import BundledMiniLM
-from ioa.teacher.client import Teacher
+from ioa.teacher.client import ChatTeacher
 from ioa.traces import Tracer
 
 
@@ -34,9 +34,9 @@ def embed() -> BundledMiniLM:
     return BundledMiniLM()
 
 
-def teacher(replies: list[str], tmp_path) -> Teacher:
+def teacher(replies: list[str], tmp_path) -> ChatTeacher:
     # One request at a time, so the scripted replies meet the requests in order.
-    return Teacher(
+    return ChatTeacher(
         FakeListChatModel(responses=replies),
         TeacherConfig(max_concurrency=1, parse_retries=0),
         Tracer(tmp_path / "traces.jsonl"),

@@ -18,7 +18,7 @@ from ioa.metrics import (
     rouge_l,
     text_correct,
 )
-from ioa.teacher.client import Teacher
+from ioa.teacher.client import ChatTeacher
 
 
 @pytest.mark.parametrize(
@@ -84,7 +84,7 @@ def test_parse_verdict(reply: str, verdict: bool) -> None:
 
 def test_teacher_judge_is_a_dspy_program_on_the_teacher(tmp_path) -> None:
     chat = FakeListChatModel(responses=["verdict: correct", "verdict: incorrect"])
-    judge = TeacherJudge(Teacher(chat, TeacherConfig(max_concurrency=1)))
+    judge = TeacherJudge(ChatTeacher(chat, TeacherConfig(max_concurrency=1)))
     assert judge("Say hi.", "hi", "hello") == 1.0
     assert judge("Say hi.", "hi", "bye") == 0.0
     assert judge.teacher.stats.calls == 2

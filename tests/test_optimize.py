@@ -31,7 +31,7 @@ from ioa.optimize import (
     teaching_score,
     to_examples,
 )
-from ioa.teacher.client import Teacher
+from ioa.teacher.client import ChatTeacher
 from ioa.teacher.signatures import WriteWorkedSolution
 from ioa.traces import Tracer, read_traces
 
@@ -201,7 +201,7 @@ def test_swapped_in_program_shows_its_instructions_and_demos_in_the_run_traces(t
     program.save(str(path))
     cfg = load_config(None, [f"teacher.programs.worked_solution={path}"], environ={})
     chat = SolverChat(answers={"What is 3 + 4?": "7"}, requests=[])
-    teacher = Teacher(chat, cfg.teacher, Tracer(tmp_path / "traces.jsonl"))
+    teacher = ChatTeacher(chat, cfg.teacher, Tracer(tmp_path / "traces.jsonl"))
     [pred] = teacher.run("worked_solution", [{"skill": "add", "exercise": "What is 3 + 4?"}], round=1, node="teach")
     assert pred.answer == "7"
     [event] = read_traces(tmp_path / "traces.jsonl")
@@ -211,7 +211,7 @@ def test_swapped_in_program_shows_its_instructions_and_demos_in_the_run_traces(t
 
 def test_unknown_program_in_config_is_refused(tmp_path):
     with pytest.raises(UsageError, match="unknown program 'worked'"):
-        Teacher(SolverChat(answers={}), TeacherConfig(programs={"worked": str(tmp_path / "x.json")}))
+        ChatTeacher(SolverChat(answers={}), TeacherConfig(programs={"worked": str(tmp_path / "x.json")}))
 
 
 @pytest.mark.parametrize("optimizer", ["mipro", "gepa"])

@@ -10,7 +10,7 @@ from fault_proxy import FakeOpenAIServer
 
 from ioa.config import TeacherConfig
 from ioa.teacher.cache import CachedCompletion, TeacherCache, cache_key
-from ioa.teacher.client import Teacher, build_chat_model
+from ioa.teacher.client import ChatTeacher, build_chat_model
 from ioa.teacher.ledger import teacher_summary
 from ioa.traces import Tracer, read_traces
 
@@ -26,9 +26,9 @@ def test_key_ignores_the_draw_only_when_greedy():
     assert cache_key("m", MESSAGES, greedy, "d") != cache_key("m", MESSAGES, {**greedy, "max_tokens": 9}, "d")
 
 
-def make_teacher(url, tmp_path, cache, name="traces.jsonl", **cfg) -> Teacher:
+def make_teacher(url, tmp_path, cache, name="traces.jsonl", **cfg) -> ChatTeacher:
     config = TeacherConfig(model="fake", **{"max_concurrency": 2, **cfg})
-    return Teacher(build_chat_model(config, url, None), config, Tracer(tmp_path / name), cache)
+    return ChatTeacher(build_chat_model(config, url, None), config, Tracer(tmp_path / name), cache)
 
 
 def test_a_repeated_run_is_served_from_the_cache_and_draws_stay_distinct(tmp_path):

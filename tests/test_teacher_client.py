@@ -8,7 +8,7 @@ import dspy
 from langchain_core.language_models import FakeListChatModel
 
 from ioa.config import TeacherConfig
-from ioa.teacher.client import Teacher
+from ioa.teacher.client import ChatTeacher
 from ioa.teacher.ledger import teacher_summary
 from ioa.teacher.prompt_format import PlainAdapter
 from ioa.teacher.signatures import AnswerProbe, WriteWorkedSolution
@@ -17,7 +17,7 @@ from ioa.traces import Tracer, read_traces
 
 def make_teacher(responses, tmp_path, **cfg):
     chat = FakeListChatModel(responses=responses)
-    return Teacher(chat, TeacherConfig(max_concurrency=1, **cfg), Tracer(tmp_path / "traces.jsonl"))
+    return ChatTeacher(chat, TeacherConfig(max_concurrency=1, **cfg), Tracer(tmp_path / "traces.jsonl"))
 
 
 def test_labelled_answers_parse(tmp_path):

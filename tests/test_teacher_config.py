@@ -9,7 +9,7 @@ from ioa.graph.runner import teacher_endpoint
 from ioa.progress import RunProgress
 from ioa.rundir import RunDir
 from ioa.teacher import local_server as local_teacher
-from ioa.teacher.client import Teacher, build_chat_model
+from ioa.teacher.client import ChatTeacher, build_chat_model
 
 
 def test_chat_model_gets_endpoint_key_sampling_and_timeout_and_leaves_retries_to_ioa():
@@ -18,8 +18,8 @@ def test_chat_model_gets_endpoint_key_sampling_and_timeout_and_leaves_retries_to
     assert chat.model_name == "m" and chat.openai_api_base == "http://127.0.0.1:9/v1"
     assert chat.openai_api_key.get_secret_value() == "sk-secret-value"
     assert chat.temperature == 0.3 and chat.max_tokens == 77 and chat.request_timeout == 9.5
-    assert chat.max_retries == 0  # the Teacher's policy retries (cfg.max_retries), not the OpenAI client
-    teacher = Teacher(chat, cfg)
+    assert chat.max_retries == 0  # the ChatTeacher's policy retries (cfg.max_retries), not the OpenAI client
+    teacher = ChatTeacher(chat, cfg)
     assert teacher.lm.kwargs["temperature"] == 0.3 and teacher.lm.kwargs["max_tokens"] == 77
     assert teacher.lm.engine.policy.max_retries == 5
     assert "sk-secret-value" not in teacher._redact("401: bad key sk-secret-value")

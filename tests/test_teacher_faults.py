@@ -10,7 +10,7 @@ import pytest
 from fault_proxy import FAULTS, FakeOpenAIServer, FaultProxy
 
 from ioa.config import TeacherConfig
-from ioa.teacher.client import Teacher, build_chat_model
+from ioa.teacher.client import ChatTeacher, build_chat_model
 from ioa.teacher.ledger import teacher_summary
 from ioa.teacher.retries import RetryPolicy, retry_after_s
 from ioa.traces import Tracer, read_traces
@@ -18,9 +18,9 @@ from ioa.traces import Tracer, read_traces
 FAST = {"timeout_s": 0.5, "retry_backoff_s": 0.01, "retry_max_backoff_s": 2.0}
 
 
-def make_teacher(url: str, tmp_path, **cfg) -> Teacher:
+def make_teacher(url: str, tmp_path, **cfg) -> ChatTeacher:
     config = TeacherConfig(model="fake", **{**FAST, **cfg})
-    return Teacher(build_chat_model(config, url, None), config, Tracer(tmp_path / "traces.jsonl"))
+    return ChatTeacher(build_chat_model(config, url, None), config, Tracer(tmp_path / "traces.jsonl"))
 
 
 def questions(n: int) -> list[dict[str, str]]:

@@ -17,7 +17,7 @@ from ioa.context import Services
 from ioa.domains import get_domain
 from ioa.rundir import RunDir
 from ioa.state import IOAState
-from ioa.teacher.client import Teacher
+from ioa.teacher.client import ChatTeacher
 from ioa.traces import Tracer, read_traces
 
 ADD, SUB = "arithmetic/addition", "arithmetic/subtraction"
@@ -34,7 +34,7 @@ def test_teacher_prompt_raw_output_and_parse_failures_are_traced_and_cut(tmp_pat
     long_answer = "steps: 3 + 4 = 7\nanswer: " + "7" * 200
     # One unlabelled line cannot fill two fields: a parse failure, then the re-ask parses.
     chat = FakeListChatModel(responses=["Sorry.", long_answer])
-    teacher = Teacher(chat, TeacherConfig(max_concurrency=1, parse_retries=1), tracer)
+    teacher = ChatTeacher(chat, TeacherConfig(max_concurrency=1, parse_retries=1), tracer)
     item = {"skill": "add", "exercise": "What is 3 + 4?"}
     [pred] = teacher.run("worked_solution", [item], round=1, node="teach")
     assert pred is not None

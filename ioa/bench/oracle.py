@@ -1,9 +1,8 @@
 """The oracle teacher: exact answers and procedurally written worked solutions on reasoning-gym domains.
 
 With a teacher that is always right, a benchmark measures the pedagogy (what is taught, when,
-at which difficulty, in which form) rather than teacher noise. The oracle has the interface of
-``ioa.teacher.client.Teacher`` (``run``, ``snapshot``, ``usage_since``, ``stats``), so the IOA
-graph runs with it unchanged; it looks each question up in the ``TaskBook`` of the domain that
+at which difficulty, in which form) rather than teacher noise. The oracle is a ``Teacher``
+(``ioa.teacher.protocol``), so the IOA graph runs with it unchanged; it looks each question up in the ``TaskBook`` of the domain that
 handed it out, and writes the solution from the generator's metadata.
 """
 
@@ -18,6 +17,7 @@ import dspy
 
 from ioa.domains.base import Domain, ModuleSpec, Task
 from ioa.teacher.client import TeacherStats, usage_delta
+from ioa.teacher.protocol import Teacher
 
 
 class TaskBook:
@@ -124,7 +124,7 @@ def worked_steps(task: Task) -> str:
     return "\n".join(STEP_WRITERS[meta["source_dataset"]](meta))
 
 
-class OracleTeacher:
+class OracleTeacher(Teacher):
     """A teacher that is always right: the reference answer and a procedurally written worked solution."""
 
     agent = "teacher"
@@ -151,7 +151,7 @@ class OracleTeacher:
         draw: str = "",
         on_done: Callable[[], None] | None = None,
     ) -> list[dspy.Prediction | None]:
-        """Answer every input at once; one call per item, like the HTTP teacher (sampling options do not apply)."""
+        """``Teacher.run``, exactly and at once: one call per item, like the chat teacher; sampling does not apply."""
         out = []
         for item in inputs:
             task = self.book.lookup(item.get("question") or item["exercise"])

@@ -49,12 +49,12 @@ def trial_config(config: Config, seed: int, lr: float) -> Config:
 def _teacher(config: Config, book: TaskBook, endpoint: tuple[str, str] | None) -> Any:
     if endpoint is None:
         return OracleTeacher(book)
-    from ioa.teacher.client import Teacher, build_chat_model
+    from ioa.teacher.client import ChatTeacher, build_chat_model
 
     base_url, model = endpoint
     cfg = config.teacher.model_copy(update={"model": model})
     api_key = os.environ.get(cfg.api_key_env) if cfg.api_key_env else None
-    return Teacher(build_chat_model(cfg, base_url, api_key), cfg)
+    return ChatTeacher(build_chat_model(cfg, base_url, api_key), cfg)
 
 
 def run_trial(

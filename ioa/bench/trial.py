@@ -18,28 +18,25 @@ from ioa.config import Config
 from ioa.domains.base import Task
 from ioa.graph.ablations import verbatim_target
 from ioa.student_train import Example, Student, generate_answers, load_student, train_student
+from ioa.teacher.protocol import Teacher
 
 EVAL_STREAM = 0
 """Probe stream of the held-out evaluation; diagnostic probes use ``config.domain.seed`` (never 0 in the bench)."""
 
 
-class CappedTeacher:
+class CappedTeacher(Teacher):
     """Any teacher, with a hard cap on synthesized worked solutions; probe answers are not capped.
 
     Every strategy synthesizes through one of these, so the equal-budget invariant is enforced
     in one place: items past the cap come back as None (dropped) without reaching the teacher.
     """
 
-    def __init__(self, inner: Any, budget: int) -> None:
+    def __init__(self, inner: Teacher, budget: int) -> None:
         self.inner = inner
         self.budget = budget
         self.spent = 0
         self.by_round: dict[int, int] = {}
         """Round -> synthesized items requested up to and including that round."""
-
-    @property
-    def stats(self) -> Any:
-        return self.inner.stats
 
     def snapshot(self) -> dict[str, int]:
         return self.inner.snapshot()
@@ -54,14 +51,17 @@ class CappedTeacher:
         *,
         round: int,
         node: str,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        draw: str = "",
         on_done: Callable[[], None] | None = None,
-        **options: Any,
     ) -> list[Any]:
-        """Like ``Teacher.run``; worked solutions past the budget come back as None (not paid)."""
+        """``Teacher.run``; worked solutions past the budget come back as None (not paid)."""
+        options = {"temperature": temperature, "max_tokens": max_tokens, "draw": draw, "on_done": on_done}
         if name != "worked_solution":
-            return self.inner.run(name, inputs, round=round, node=node, on_done=on_done, **options)
+            return self.inner.run(name, inputs, round=round, node=node, **options)
         allowed = list(inputs[: max(0, self.budget - self.spent)])
-        out = self.inner.run(name, allowed, round=round, node=node, on_done=on_done, **options) if allowed else []
+        out = self.inner.run(name, allowed, round=round, node=node, **options) if allowed else []
         self.spent += len(allowed)
         self.by_round[round] = self.spent
         for _ in inputs[len(allowed) :]:

@@ -16,7 +16,7 @@ from ioa.errors import UsageError
 if TYPE_CHECKING:
     from ioa.config import Config
     from ioa.rundir import RunDir
-    from ioa.teacher.client import Teacher
+    from ioa.teacher.protocol import Teacher
 
 DOMAINS = {"arithmetic": ArithmeticDomain}
 """Built-in domains by name; ``arithmetic`` is the default."""

@@ -46,7 +46,7 @@ from ioa.domains.seeds import SeedTask
 if TYPE_CHECKING:
     from chromadb.api.types import Documents, EmbeddingFunction
 
-    from ioa.teacher.client import Teacher
+    from ioa.teacher.protocol import Teacher
 
 Difficulty = Literal["introductory", "intermediate", "advanced"]
 DIFFICULTIES: tuple[Difficulty, ...] = ("introductory", "intermediate", "advanced")

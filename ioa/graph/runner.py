@@ -54,7 +54,7 @@ def _services(config: Config, rd: RunDir, base_url: str, model: str, progress: R
     from ioa.domains import build_domain
     from ioa.memory import ConceptMemory
     from ioa.teacher.cache import TeacherCache
-    from ioa.teacher.client import Teacher, build_chat_model
+    from ioa.teacher.client import ChatTeacher, build_chat_model
     from ioa.teacher.local_server import ensure_teacher_folder
 
     tracer = Tracer(rd.traces, config.observability.trace_max_chars)
@@ -64,7 +64,7 @@ def _services(config: Config, rd: RunDir, base_url: str, model: str, progress: R
         raise RuntimeFailure(f"environment variable {config.teacher.api_key_env} (teacher.api_key_env) is not set")
     cache_path = Path(config.teacher.cache_path).expanduser() if config.teacher.cache_path else rd.teacher_cache
     cache = TeacherCache(cache_path) if config.teacher.cache else None
-    teacher = Teacher(build_chat_model(teacher_cfg, base_url, api_key), teacher_cfg, tracer, cache)
+    teacher = ChatTeacher(build_chat_model(teacher_cfg, base_url, api_key), teacher_cfg, tracer, cache)
     student_endpoint = None
     if config.student.eval_base_url:
         from ioa.student_train.served import StudentEndpoint

@@ -30,6 +30,7 @@ from ioa.config import TeacherConfig
 from ioa.errors import UsageError
 from ioa.teacher.cache import CachedCompletion, TeacherCache, cache_key
 from ioa.teacher.prompt_format import PlainAdapter
+from ioa.teacher.protocol import Teacher
 from ioa.teacher.retries import FAULT_KINDS, EmptyCompletion, Fault, RequestFailed, RetryPolicy
 from ioa.teacher.signatures import PROGRAMS
 from ioa.traces import Tracer
@@ -221,7 +222,7 @@ class ChatOpenAIEngine:
 def build_chat_model(cfg: TeacherConfig, base_url: str, api_key: str | None) -> BaseChatModel:
     """ChatOpenAI for an OpenAI-compatible endpoint; local servers need no real key.
 
-    The client's own retries are off: ``Teacher`` retries with its policy, so nothing is retried twice.
+    The client's own retries are off: ``ChatTeacher`` retries with its policy, so nothing is retried twice.
     """
     from langchain_openai import ChatOpenAI
 
@@ -242,8 +243,9 @@ def _secret_of(chat: BaseChatModel) -> str | None:
     return value if isinstance(value, str) and len(value) >= 8 and value != "not-needed" else None
 
 
-class Teacher:
-    """Runs the teacher's DSPy programs with bounded concurrency, caching, retries, accounting and tracing.
+class ChatTeacher(Teacher):
+    """The ``Teacher`` of a chat endpoint: DSPy programs with bounded concurrency, caching, retries, accounting and
+    tracing.
 
     A transient HTTP fault is retried (``max_retries``) and then the item is recorded as failed;
     an answer that does not parse is asked again (``parse_retries``) and then dropped. Neither
@@ -311,7 +313,6 @@ class Teacher:
             return self.stats.as_dict()
 
     def usage_since(self, before: dict[str, int]) -> dict[str, float]:
-        """Counters added since ``before``, keyed for the state's ``usage`` reducer."""
         return usage_delta(before, self.snapshot())
 
     def instructions(self, name: str) -> str:
@@ -329,11 +330,7 @@ class Teacher:
         draw: str = "",
         on_done: Callable[[], None] | None = None,
     ) -> list[dspy.Prediction | None]:
-        """Run program ``name`` on every input, ``max_concurrency`` at a time; None marks a dropped item.
-
-        ``draw`` tells apart calls of one node in one round that may repeat inputs (e.g. teach
-        attempts), so that their sampled answers are cached as separate draws.
-        """
+        """``Teacher.run``, ``max_concurrency`` items at a time."""
         program = self.programs[name]
         config: dict[str, Any] = {}
         if temperature is not None:
