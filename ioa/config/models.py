@@ -1,0 +1,139 @@
+"""The two models and how one teaches the other: the teacher endpoint, the student, the training recipe."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from ioa.config.section import Section
+
+
+class TeacherConfig(Section):
+    """The teacher LLM, reached over an OpenAI-compatible HTTP endpoint."""
+
+    base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint; empty starts the embedded local teacher server."
+    )
+    model: str = Field("SmolLM2-135M-Instruct", description="Model name sent to the endpoint.")
+    api_key_env: str | None = Field(
+        None, description="Name of the environment variable holding the API key (the key itself is never stored)."
+    )
+    temperature: float = Field(0.7, ge=0, le=2, description="Sampling temperature for synthesis.")
+    max_tokens: int = Field(128, gt=0, description="Completion token cap per synthesis request.")
+    max_concurrency: int = Field(2, ge=1, description="Teacher requests in flight at once.")
+    timeout_s: float = Field(120.0, gt=0, description="Per-request timeout in seconds.")
+    max_retries: int = Field(
+        2, ge=0, description="Retries of a request on 429, 5xx, timeouts, connection errors, broken or empty replies."
+    )
+    retry_backoff_s: float = Field(
+        1.0, gt=0, description="First retry waits about this long (with jitter); each further retry doubles it."
+    )
+    retry_max_backoff_s: float = Field(
+        30.0, gt=0, description="Longest wait before a retry, also the cap on a server's Retry-After."
+    )
+    parse_retries: int = Field(1, ge=0, description="Re-asks when an answer does not parse, before it is dropped.")
+    programs: dict[str, str] = Field(
+        default_factory=dict, description="Optimized DSPy programs: name -> JSON file saved by `ioa optimize-prompts`."
+    )
+    serve_port: int = Field(0, ge=0, le=65535, description="Port of the embedded server; 0 picks a free one.")
+    serve_timeout_s: float = Field(300.0, gt=0, description="How long to wait for the embedded server to come up.")
+    serve_threads: int = Field(
+        1,
+        ge=0,
+        description="torch CPU threads of the embedded server (0 leaves torch's default); "
+        "1 avoids thread thrash beside the student.",
+    )
+    serve_continuous_batching: bool = Field(
+        False, description="Start the embedded server with `--continuous-batching` (batches concurrent requests)."
+    )
+    cache: bool = Field(True, description="Reuse stored completions: a repeated or resumed request is not paid twice.")
+    cache_path: str | None = Field(
+        None, description="SQLite response cache shared across runs; empty keeps it in RUN_DIR/teacher_cache.sqlite."
+    )
+    price_per_1k_prompt: float | None = Field(
+        None, ge=0, description="USD per 1000 prompt tokens; with the completion price it gives summary cost_usd."
+    )
+    price_per_1k_completion: float | None = Field(None, ge=0, description="USD per 1000 completion tokens.")
+
+
+class StudentConfig(Section):
+    """The student: the embedded tiny model, a local folder, a GGUF file or a hub id."""
+
+    model: str = Field(
+        "tiny",
+        description="'tiny' builds the embedded from-scratch student; 'bundled' is the bundled SmolLM2-135M-Instruct "
+        "(the embedded teacher's weights, offline); else a path or hub id.",
+    )
+    finetune: Literal["auto", "full", "lora"] = Field(
+        "auto", description="'auto' is full fine-tuning for 'tiny' and LoRA for pretrained students."
+    )
+    hidden_size: int = Field(192, gt=0, description="Tiny student: hidden size.")
+    num_layers: int = Field(4, gt=0, description="Tiny student: decoder layers.")
+    num_heads: int = Field(4, gt=0, description="Tiny student: attention heads.")
+    intermediate_size: int = Field(512, gt=0, description="Tiny student: MLP width.")
+    context_length: int = Field(256, gt=0, description="Tiny student: maximum sequence length.")
+    init_seed: int = Field(
+        0, description="Seed of the student's random initialisation: the tiny student's weights, a LoRA adapter's."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="'auto' uses CUDA when present.")
+    eval_batch_size: int = Field(64, gt=0, description="Probes answered per generation batch.")
+    max_new_tokens: int = Field(12, gt=0, description="Token cap for a student answer to a probe.")
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        "auto",
+        description="Weight dtype; 'auto' is bf16 on CUDA (fp32 master weights for full fine-tuning) and fp32 on CPU.",
+    )
+    gradient_checkpointing: bool = Field(
+        False, description="Recompute activations in the backward pass: less memory, slower steps."
+    )
+    eval_base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible endpoint serving the student for probes (e.g. vLLM); empty answers in process.",
+    )
+    eval_model: str = Field(
+        "{checkpoint}",
+        description="Model name sent to eval_base_url; '{checkpoint}' becomes the current student checkpoint's path.",
+    )
+    eval_api_key_env: str | None = Field(
+        None, description="Name of the environment variable holding eval_base_url's API key."
+    )
+
+
+class TrainingConfig(Section):
+    """The training node (docs/design.md §7)."""
+
+    epochs: int | None = Field(
+        None, gt=0, description="Epochs over each ZPD batch; empty picks 3 (pretrained students) or 12 (tiny)."
+    )
+    batch_size: int = Field(16, gt=0, description="Examples per optimizer step.")
+    lr: float | None = Field(
+        None, gt=0, description="Learning rate; empty picks 1e-4 (LoRA), 2e-5 (full) or 1e-3 (tiny)."
+    )
+    replay_fraction: float = Field(0.2, ge=0, lt=1, description="Share of each batch replayed from mastered modules.")
+    carry_optimizer: bool = Field(
+        True,
+        description="Continue AdamW's moments from one training round to the next instead of restarting them.",
+    )
+    consolidation_epochs: int | None = Field(
+        None,
+        ge=0,
+        description="Of each example's epochs, how many wait for one consolidation over everything taught, "
+        "all modules shuffled together, when the run finishes; empty picks 1, or 0 when training.epochs is 1 "
+        "(0: every epoch in the example's own round).",
+    )
+    lora_r: int = Field(16, gt=0, description="LoRA rank.")
+    lora_alpha: int = Field(32, gt=0, description="LoRA alpha.")
+    lora_dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout.")
+    lora_targets: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], description="Modules LoRA wraps."
+    )
+    max_seq_len: int = Field(96, gt=8, description="Training sequences are cut to this many tokens.")
+    seed: int = Field(0, description="Seed of data order and dropout.")
+
+    @property
+    def kept_back(self) -> int:
+        """Epochs each example keeps back for consolidation: ``consolidation_epochs``, or 1 unless a round has one."""
+        if self.consolidation_epochs is not None:
+            return self.consolidation_epochs
+        # Unset epochs pick 3 or 12 (``default_epochs``), so only an explicit single epoch has none to spare.
+        return 0 if self.epochs == 1 else 1

@@ -1,0 +1,54 @@
+"""The resolved configuration of one run: every section, and what the run records about itself."""
+
+from __future__ import annotations
+
+import yaml
+from pydantic import Field
+
+from ioa.config.commands import AblationConfig, BenchConfig, OptimizeConfig
+from ioa.config.curriculum import (
+    AdapterConfig,
+    BudgetConfig,
+    DomainConfig,
+    MetricConfig,
+    RulesConfig,
+    SandboxConfig,
+    SynthesisConfig,
+)
+from ioa.config.models import StudentConfig, TeacherConfig, TrainingConfig
+from ioa.config.section import Section
+
+
+class ObservabilityConfig(Section):
+    """What the run records about itself beyond traces.jsonl, and how much of each prompt it keeps."""
+
+    trace_max_chars: int = Field(
+        2000, ge=0, description="Teacher prompts, raw outputs and parsed fields longer than this are cut in traces."
+    )
+    mlflow: bool = Field(
+        False, description="Trace LangChain and DSPy calls to MLflow (mlflow autolog); needs `pip install mlflow`."
+    )
+    report: bool = Field(True, description="Write report.html and plots/ into the run directory when a run ends.")
+
+
+class Config(Section):
+    """The resolved configuration of one run; written as config.yaml into the run directory."""
+
+    teacher: TeacherConfig = Field(default_factory=TeacherConfig)
+    student: StudentConfig = Field(default_factory=StudentConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    domain: DomainConfig = Field(default_factory=DomainConfig)
+    rules: RulesConfig = Field(default_factory=RulesConfig)
+    synthesis: SynthesisConfig = Field(default_factory=SynthesisConfig)
+    adapter: AdapterConfig = Field(default_factory=AdapterConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    metric: MetricConfig = Field(default_factory=MetricConfig)
+    ablation: AblationConfig = Field(default_factory=AblationConfig)
+    bench: BenchConfig = Field(default_factory=BenchConfig)
+    optimize: OptimizeConfig = Field(default_factory=OptimizeConfig)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+
+    def to_yaml(self) -> str:
+        """Serialised for config.yaml; holds no secret because keys live only in the environment."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
