@@ -2,8 +2,9 @@
 
 With a teacher that is always right, a benchmark measures the pedagogy (what is taught, when,
 at which difficulty, in which form) rather than teacher noise. The oracle is a ``Teacher``
-(``ioa.teacher.protocol``), so the IOA graph runs with it unchanged; it looks each question up in the ``TaskBook`` of the domain that
-handed it out, and writes the solution from the generator's metadata.
+(``ioa.teacher.protocol``), so the IOA graph runs with it unchanged; it looks each question up in
+the ``TaskBook`` of the domain that handed it out, and writes the solution from the generator's
+metadata.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Any
 import dspy
 
 from ioa.domains.base import Domain, ModuleSpec, Task
-from ioa.teacher.client import TeacherStats, usage_delta
 from ioa.teacher.protocol import Teacher
+from ioa.teacher.stats import TeacherStats, usage_delta
 
 
 class TaskBook:

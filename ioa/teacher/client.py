@@ -3,7 +3,7 @@
 DSPy owns the prompts (signatures, demos, parsing); ChatOpenAI owns the HTTP connection (base
 URL, key, timeout). Retries are ours (``ioa.teacher.retries``), so that backoff, ``Retry-After`` and
 fault counts are under one roof, and every completion goes through the response cache
-(``ioa.teacher.cache``) first. The bridge to DSPy is a DSPy engine, so the same programs run
+(``ioa.teacher.cache``) first. The bridge to DSPy is a DSPy engine (``ioa.teacher.engine``), so the same programs run
 against GPT-4o, vLLM, `transformers serve`, or a LangChain fake chat model in tests.
 """
 
@@ -11,212 +11,28 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dspy
-from dspy.lm15 import Message, Response, TextPart, Usage, response_to_events
 from dspy.utils.exceptions import AdapterParseError
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from ioa.config import TeacherConfig
 from ioa.errors import UsageError
-from ioa.teacher.cache import CachedCompletion, TeacherCache, cache_key
+from ioa.teacher.cache import TeacherCache
+from ioa.teacher.engine import CallRecord, ChatOpenAIEngine, item_log, start_item
 from ioa.teacher.prompt_format import PlainAdapter
 from ioa.teacher.protocol import Teacher
-from ioa.teacher.retries import FAULT_KINDS, EmptyCompletion, Fault, RequestFailed, RetryPolicy
+from ioa.teacher.retries import Fault, RequestFailed, RetryPolicy
 from ioa.teacher.signatures import PROGRAMS
+from ioa.teacher.stats import TeacherStats, usage_delta
 from ioa.traces import Tracer
 
 # The agent on whose behalf a node asks the teacher, for the per-agent accounting.
 REQUESTING_AGENT = {"identify": "diagnostician", "diagnose": "diagnostician", "teach": "teacher", "adapt": "adapter"}
-
-
-@dataclass
-class CallRecord:
-    """One completion: from the endpoint (paid) or from the cache (free)."""
-
-    prompt: str
-    output: str
-    prompt_tokens: int
-    completion_tokens: int
-    latency_s: float
-    cached: bool = False
-
-
-@dataclass
-class TeacherStats:
-    """Running totals, reported into the state's ``usage`` counters."""
-
-    calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cache_hits: int = 0
-    parse_failures: int = 0
-    repaired: int = 0
-    dropped: int = 0
-    failed_requests: int = 0
-    retries: int = 0
-    faults: Counter[str] = field(default_factory=Counter)
-
-    def as_dict(self) -> dict[str, int]:
-        flat = {k: v for k, v in asdict(self).items() if k != "faults"}
-        return flat | {f"fault_{kind}": self.faults.get(kind, 0) for kind in FAULT_KINDS}
-
-
-def usage_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, float]:
-    """The teacher counters that changed between two snapshots, keyed for the state's ``usage`` reducer."""
-    return {f"teacher_{k}": after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
-
-
-@dataclass
-class _ItemLog:
-    """What one item's attempt cost, gathered in its worker thread for its trace event."""
-
-    draw: str = ""
-    calls: list[CallRecord] = field(default_factory=list)
-    faults: Counter[str] = field(default_factory=Counter)
-    retries: int = 0
-    repair: str | None = None
-
-
-_local = threading.local()
-
-
-def _item_log() -> _ItemLog:
-    if not hasattr(_local, "log"):
-        _local.log = _ItemLog()
-    return _local.log
-
-
-def _text_of(parts: Any) -> str:
-    if parts is None:
-        return ""
-    if isinstance(parts, str):
-        return parts
-    return "".join(getattr(p, "text", "") or "" for p in parts)
-
-
-def to_langchain(request: Any) -> list[BaseMessage]:
-    """A DSPy request as LangChain chat messages."""
-    out: list[BaseMessage] = []
-    if request.system is not None:
-        out.append(SystemMessage(_text_of(request.system)))
-    for msg in request.messages:
-        cls = AIMessage if msg.role == "assistant" else HumanMessage
-        out.append(cls(_text_of(msg.parts)))
-    return out
-
-
-class ChatOpenAIEngine:
-    """A DSPy engine: cache first, then the chat model under the retry policy."""
-
-    def __init__(
-        self,
-        chat: BaseChatModel,
-        model: str,
-        policy: RetryPolicy,
-        cache: TeacherCache | None,
-        on_call: Callable[[CallRecord], None],
-        on_fault: Callable[[Fault, bool], None],
-    ) -> None:
-        self.chat = chat
-        self.model = model
-        self.policy = policy
-        self.cache = cache
-        self.on_call = on_call
-        self.on_fault = on_fault
-        self._guard = threading.Lock()
-        self._inflight: dict[str, list[Any]] = {}
-
-    def complete(self, request: Any) -> Response:
-        messages = to_langchain(request)
-        params: dict[str, Any] = {}
-        if request.config.temperature is not None:
-            params["temperature"] = request.config.temperature
-        if request.config.max_tokens is not None:
-            params["max_tokens"] = request.config.max_tokens
-        prompt = "\n\n".join(f"[{m.type}] {m.content}" for m in messages)
-        log = _item_log()
-        key = cache_key(self.model, [(m.type, str(m.content)) for m in messages], params, log.draw)
-        with self._single_flight(key):
-            return self._complete(key, messages, params, prompt, log)
-
-    @contextmanager
-    def _single_flight(self, key: str) -> Iterator[None]:
-        """Identical requests in flight at once wait for the first, which then serves them from the cache."""
-        with self._guard:
-            entry = self._inflight.setdefault(key, [threading.Lock(), 0])
-            entry[1] += 1
-        try:
-            with entry[0]:
-                yield
-        finally:
-            with self._guard:
-                entry[1] -= 1
-                if entry[1] == 0:
-                    del self._inflight[key]
-
-    def _complete(
-        self, key: str, messages: list[BaseMessage], params: dict[str, Any], prompt: str, log: _ItemLog
-    ) -> Response:
-        hit = self.cache.get(key) if self.cache is not None else None
-        if hit is not None:
-            record = CallRecord(prompt, hit.text, hit.prompt_tokens, hit.completion_tokens, 0.0, cached=True)
-            log.calls.append(record)
-            self.on_call(record)
-            return self._response(record)
-
-        def attempt() -> CallRecord:
-            start = time.perf_counter()
-            reply = self.chat.invoke(messages, **params)
-            text = reply.content if isinstance(reply.content, str) else str(reply.content)
-            usage = getattr(reply, "usage_metadata", None) or {}
-            record = CallRecord(
-                prompt,
-                text,
-                int(usage.get("input_tokens", 0)),
-                int(usage.get("output_tokens", 0)),
-                time.perf_counter() - start,
-            )
-            log.calls.append(record)
-            self.on_call(record)  # an empty completion is still a paid one
-            if not text.strip():
-                raise EmptyCompletion("the endpoint returned an empty completion")
-            return record
-
-        def fault(f: Fault, retrying: bool) -> None:
-            log.faults[f.kind] += 1
-            log.retries += retrying
-            self.on_fault(f, retrying)
-
-        record = self.policy.call(attempt, fault)
-        if self.cache is not None:
-            stored = CachedCompletion(record.output, record.prompt_tokens, record.completion_tokens)
-            self.cache.put(key, self.model, stored)
-        return self._response(record)
-
-    def _response(self, record: CallRecord) -> Response:
-        return Response(
-            id=None,
-            model=self.model,
-            message=Message.assistant([TextPart(record.output)]),
-            finish_reason="stop",
-            usage=Usage(input_tokens=record.prompt_tokens, output_tokens=record.completion_tokens),
-        )
-
-    def stream(self, request: Any):
-        return response_to_events(self.complete(request))
-
-    def close(self) -> None:
-        pass
 
 
 def build_chat_model(cfg: TeacherConfig, base_url: str, api_key: str | None) -> BaseChatModel:
@@ -299,7 +115,7 @@ class ChatTeacher(Teacher):
 
     def _repaired(self, how: str) -> None:
         """The adapter filled this item's fields from a reply that missed its labels (``PlainAdapter``)."""
-        _item_log().repair = how
+        item_log().repair = how
         with self._lock:
             self.stats.repaired += 1
 
@@ -360,7 +176,7 @@ class ChatTeacher(Teacher):
         config: dict[str, Any],
     ) -> dspy.Prediction | None:
         for attempt in range(self.cfg.parse_retries + 1):
-            _local.log = _ItemLog(draw=f"{item_id}/{attempt}")
+            start_item(f"{item_id}/{attempt}")
             kind, error = "completion", ""
             try:
                 with dspy.context(adapter=self.adapter):
@@ -403,7 +219,7 @@ class ChatTeacher(Teacher):
         round: int,
         node: str,
     ) -> None:
-        log = _item_log()
+        log = item_log()
         paid = [c for c in log.calls if not c.cached]
         clip = self.tracer.clip
         last = log.calls[-1] if log.calls else None
