@@ -24,6 +24,7 @@ from ioa.errors import UsageError
 from ioa.optimize import (
     TeachingMetric,
     calibration,
+    command,
     draw_split,
     format_result,
     optimize_prompts,
@@ -31,6 +32,7 @@ from ioa.optimize import (
     teaching_score,
     to_examples,
 )
+from ioa.optimize.metric import stream_seed
 from ioa.teacher.client import ChatTeacher
 from ioa.teacher.signatures import WriteWorkedSolution
 from ioa.traces import Tracer, read_traces
@@ -124,7 +126,7 @@ def test_student_success_per_module_and_level():
     domain = get_domain("arithmetic", 0)
     pairs = {("arithmetic/addition", 0), ("arithmetic/addition", 1)}
     # The student's exercises come from their own seed stream; this fake knows level 0's by heart.
-    known = domain.exercises("arithmetic/addition", 0, 3, optimize._seed(1, "student", "arithmetic/addition", 0))
+    known = domain.exercises("arithmetic/addition", 0, 3, stream_seed(1, "student", "arithmetic/addition", 0))
     answers = {t.question: t.answer for t in known}
 
     def knows_level_0(questions):
@@ -258,8 +260,8 @@ def test_cli_prints_before_and_after_and_saves(cfg, tmp_path, monkeypatch):
         assert config.optimize.dev_size == 4 and work == tmp_path / "w.optimize"
         yield solver_for(config)
 
-    monkeypatch.setattr(optimize, "_endpoint_chat", fake_endpoint)
-    monkeypatch.setattr(optimize, "_student_answerer", lambda config: clueless)
+    monkeypatch.setattr(command, "_endpoint_chat", fake_endpoint)
+    monkeypatch.setattr(command, "_student_answerer", lambda config: clueless)
     args = ["optimize-prompts", "--program", "worked_solution", "--optimizer", "bootstrap", "--budget", "4"]
     args += ["--out", str(tmp_path / "w.json"), "--quiet"] + [x for s in SMALL for x in ("--set", s)]
     result = CliRunner().invoke(app, args)

@@ -1,0 +1,280 @@
+"""The `ioa optimize-prompts` command: compile, save, and score the program before and after on held-out exercises."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dspy
+from langchain_core.language_models import BaseChatModel
+
+from ioa.config import Config
+from ioa.domains import Domain, Task, get_domain
+from ioa.errors import RuntimeFailure, UsageError
+from ioa.optimize.compile import OPTIMIZERS, compile_program
+from ioa.optimize.metric import (
+    PROGRAM_TASKS,
+    Answerer,
+    TeachingMetric,
+    calibration,
+    draw_split,
+    student_success,
+    to_examples,
+)
+from ioa.rundir import RunDir, write_json
+from ioa.teacher.signatures import PROGRAMS
+from ioa.traces import Tracer
+
+
+@dataclass
+class Scores:
+    """A program's results on the held-out dev set."""
+
+    n: int
+    verified: int
+    metric: float
+
+    @property
+    def pass_rate(self) -> float:
+        return self.verified / self.n if self.n else 0.0
+
+
+@dataclass
+class OptimizeResult:
+    """What ``ioa optimize-prompts`` reports and writes to ``<out stem>.optimize/result.json``."""
+
+    program: str
+    optimizer: str
+    budget: int
+    out: str
+    before: Scores
+    after: Scores
+    dev_calibration: float | None
+    """Mean calibration of the dev exercises for the student (None when not calibrating)."""
+    demos: int
+    instructions: str
+    instructions_changed: bool
+    teacher_calls: int
+    """Requests to the teacher endpoint (and the reflection endpoint, when one is configured)."""
+    elapsed_s: float
+    work_dir: str = field(default="")
+
+
+def work_dir_for(out: Path) -> Path:
+    """Beside the program file: the teacher's log, the evaluation traces and result.json."""
+    return out.with_name(out.stem + ".optimize")
+
+
+def optimize_prompts(
+    cfg: Config,
+    program: str,
+    optimizer: str,
+    out: str | Path,
+    budget: int | None = None,
+    *,
+    chat: BaseChatModel | None = None,
+    answer: Answerer | None = None,
+    progress: bool = False,
+) -> OptimizeResult:
+    """Compile teacher program ``program`` with ``optimizer``, save its JSON state to ``out``, score before and after.
+
+    ``chat`` replaces the configured endpoint (tests pass a fake); ``answer`` replaces the student.
+    """
+    budget, out = _checked(cfg, program, optimizer, out, budget)
+    start = time.perf_counter()
+    work = work_dir_for(out)
+    work.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    domain = get_domain(cfg.domain.name, cfg.domain.seed)
+    train_tasks, dev_tasks = draw_split(domain, cfg.optimize)
+    with ExitStack() as stack:
+        if chat is None:
+            chat = stack.enter_context(_endpoint_chat(cfg, work, progress))
+        success = _calibration_table(cfg, domain, program, train_tasks + dev_tasks, answer)
+        metric = TeachingMetric(domain, success, cfg.optimize.zpd_target, cfg.optimize.verify_weight)
+        tracer = Tracer(work / "traces.jsonl")
+        teacher = _teacher(chat, cfg, tracer)
+        before = _evaluate(teacher, cfg, program, domain, dev_tasks, metric, node="optimize_before")
+        trainset = to_examples(train_tasks, domain, program)
+        reflection = _reflector(chat, cfg)
+        compiled = _compile(teacher, reflection, cfg, program, optimizer, trainset, metric, budget)
+        compiled.save(str(out))
+        # Score the saved file through the same swap-in a run uses: teacher.programs.NAME=out.
+        swapped = _teacher(chat, cfg, tracer, {program: str(out)})
+        after = _evaluate(swapped, cfg, program, domain, dev_tasks, metric, node="optimize_after")
+        calls = teacher.stats.calls + swapped.stats.calls + reflection.stats.calls
+    result = OptimizeResult(
+        program=program,
+        optimizer=optimizer,
+        budget=budget,
+        out=str(out),
+        before=before,
+        after=after,
+        dev_calibration=_mean_calibration(dev_tasks, success, cfg.optimize.zpd_target),
+        demos=len(compiled.demos),
+        instructions=compiled.signature.instructions,
+        instructions_changed=compiled.signature.instructions != PROGRAMS[program].instructions,
+        teacher_calls=calls,
+        elapsed_s=round(time.perf_counter() - start, 1),
+        work_dir=str(work),
+    )
+    write_json(work / "result.json", asdict(result))
+    return result
+
+
+def _checked(cfg: Config, program: str, optimizer: str, out: str | Path, budget: int | None) -> tuple[int, Path]:
+    """The budget (``optimize.budget`` when not given) and the output file, once the arguments are known good."""
+    if program not in PROGRAM_TASKS:
+        raise UsageError(f"program {program!r} cannot be optimized; choose one of: {', '.join(PROGRAM_TASKS)}")
+    if optimizer not in OPTIMIZERS:
+        raise UsageError(f"unknown optimizer {optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
+    budget = budget if budget is not None else cfg.optimize.budget
+    if budget < 1:
+        raise UsageError(f"--budget must be at least 1, got {budget}")
+    out = Path(out)
+    if out.suffix != ".json":
+        raise UsageError(f"--out must be a .json file (DSPy JSON state), got {out}")
+    return budget, out
+
+
+def _teacher(chat: BaseChatModel, cfg: Config, tracer: Tracer, programs: dict[str, str] | None = None) -> Any:
+    from ioa.teacher.client import ChatTeacher
+
+    teacher_cfg = cfg.teacher if programs is None else cfg.teacher.model_copy(update={"programs": programs})
+    return ChatTeacher(chat, teacher_cfg, tracer)
+
+
+def _compile(
+    teacher: Any,
+    reflection: Any,
+    cfg: Config,
+    program: str,
+    optimizer: str,
+    trainset: list[dspy.Example],
+    metric: TeachingMetric,
+    budget: int,
+) -> dspy.Predict:
+    # Start from the teacher's program (the configured file, if any), so a second optimization refines the first;
+    # without its LM, so the endpoint stays in the config and out of the saved file.
+    current = teacher.programs[program]
+    student = dspy.Predict(current.signature, **PROGRAM_TASKS[program].settings(cfg))
+    student.demos = list(current.demos)
+    try:
+        with dspy.context(lm=teacher.lm, adapter=teacher.adapter):
+            return compile_program(student, optimizer, trainset, metric, budget, reflection.lm, cfg.optimize.split_seed)
+    except (UsageError, RuntimeFailure):
+        raise
+    except Exception as exc:  # an optimizer failing (e.g. too many teacher errors) is a runtime failure
+        raise RuntimeFailure(f"{optimizer} optimization failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _reflector(chat: BaseChatModel, cfg: Config) -> Any:
+    """The model that proposes instructions, as a ChatTeacher (for its LM and its call count): the configured
+    reflection endpoint, else the teacher itself with room to write and some randomness."""
+    from ioa.teacher.client import ChatTeacher, build_chat_model
+
+    opt = cfg.optimize
+    rcfg = cfg.teacher.model_copy(update={"max_tokens": opt.reflection_max_tokens, "temperature": 1.0, "programs": {}})
+    if opt.reflection_base_url:
+        rcfg = rcfg.model_copy(update={"model": opt.reflection_model or cfg.teacher.model})
+        chat = build_chat_model(rcfg, opt.reflection_base_url, _api_key(opt.reflection_api_key_env))
+    return ChatTeacher(chat, rcfg)
+
+
+def _api_key(env: str | None) -> str | None:
+    if not env:
+        return None
+    key = os.environ.get(env)
+    if not key:
+        raise RuntimeFailure(f"environment variable {env} is not set")
+    return key
+
+
+@contextmanager
+def _endpoint_chat(cfg: Config, work: Path, progress: bool) -> Iterator[BaseChatModel]:
+    """ChatOpenAI for the configured endpoint, or for the embedded teacher started (and stopped) here."""
+    from ioa.graph.runner import teacher_endpoint
+    from ioa.progress import RunProgress
+    from ioa.teacher.client import build_chat_model
+
+    with RunProgress(enabled=progress) as bars, teacher_endpoint(cfg, RunDir(work), bars) as (base_url, model):
+        teacher_cfg = cfg.teacher.model_copy(update={"model": model})
+        yield build_chat_model(teacher_cfg, base_url, _api_key(cfg.teacher.api_key_env))
+
+
+def _calibration_table(
+    cfg: Config, domain: Domain, program: str, tasks: list[Task], answer: Answerer | None
+) -> dict[tuple[str, int], float]:
+    if not PROGRAM_TASKS[program].calibrated or cfg.optimize.verify_weight >= 1.0:
+        return {}
+    answer = answer or _student_answerer(cfg)
+    pairs = {(t.module, t.level) for t in tasks}
+    return student_success(domain, answer, pairs, cfg.optimize.student_exercises, cfg.optimize.split_seed)
+
+
+def _student_answerer(cfg: Config) -> Answerer:
+    from ioa.student_train import generate_answers, load_student
+    from ioa.teacher.local_server import ensure_teacher_folder
+
+    checkpoint = Path(cfg.optimize.student_checkpoint) if cfg.optimize.student_checkpoint else None
+    if checkpoint is not None and not checkpoint.is_dir():
+        raise UsageError(f"optimize.student_checkpoint: no student checkpoint at {checkpoint}")
+    student = load_student(cfg.student, ensure_teacher_folder(), checkpoint, cfg.training)
+
+    def answer(questions: list[str]) -> list[str]:
+        return generate_answers(
+            student, questions, max_new_tokens=cfg.student.max_new_tokens, batch_size=cfg.student.eval_batch_size
+        )
+
+    return answer
+
+
+def _evaluate(
+    teacher: Any, cfg: Config, program: str, domain: Domain, tasks: list[Task], metric: TeachingMetric, node: str
+) -> Scores:
+    examples = to_examples(tasks, domain, program)
+    preds = teacher.run(
+        program, [ex.inputs().toDict() for ex in examples], round=0, node=node, **PROGRAM_TASKS[program].settings(cfg)
+    )
+    answers = [getattr(p, "answer", None) if p is not None else None for p in preds]
+    verified = sum(domain.score(t, a) for t, a in zip(tasks, answers, strict=True))
+    scores = [metric(ex, p) for ex, p in zip(examples, preds, strict=True)]
+    return Scores(n=len(tasks), verified=int(verified), metric=round(sum(scores) / max(len(scores), 1), 4))
+
+
+def _mean_calibration(tasks: list[Task], success: dict[tuple[str, int], float], target: float) -> float | None:
+    if not success:
+        return None
+    values = [calibration(success[(t.module, t.level)], target) for t in tasks]
+    return round(sum(values) / len(values), 4)
+
+
+def format_result(result: OptimizeResult) -> str:
+    """The lines the CLI prints: the metric before and after on the held-out dev set."""
+    n = result.before.n
+    cal = "" if result.dev_calibration is None else f"; ZPD calibration of these exercises {result.dev_calibration:.2f}"
+
+    def row(label: str, scores: Scores) -> str:
+        return f"  {label} verified {scores.verified}/{n} ({scores.pass_rate:.2f}), metric {scores.metric:.3f}"
+
+    kept = "changed" if result.instructions_changed else "kept"
+    lines = [
+        f"{result.program} with {result.optimizer} (budget {result.budget}), {n} held-out exercises{cal}",
+        row("before:", result.before),
+        row("after: ", result.after),
+        f"saved {result.out}: {result.demos} demos, instructions {kept}; "
+        f"{result.teacher_calls} teacher calls, {result.elapsed_s} s",
+        f"use it: --set teacher.programs.{result.program}={result.out}",
+    ]
+    return "\n".join(lines)
+
+
+def load_result(out: str | Path) -> dict[str, Any]:
+    """The result.json written beside an optimized program."""
+    return json.loads((work_dir_for(Path(out)) / "result.json").read_text())

@@ -1,0 +1,100 @@
+"""One DSPy optimizer run over a teacher program: BootstrapFewShot, MIPROv2 or GEPA."""
+
+from __future__ import annotations
+
+import dspy
+
+from ioa.optimize.metric import TeachingMetric
+
+OPTIMIZERS = ("bootstrap", "mipro", "gepa")
+MAX_DEMOS = 4
+"""Bootstrapped demos per program: a small teacher's context has room for a few worked examples."""
+
+
+def compile_program(
+    program: dspy.Predict,
+    optimizer: str,
+    trainset: list[dspy.Example],
+    metric: TeachingMetric,
+    budget: int,
+    reflection_lm: dspy.LM,
+    seed: int,
+) -> dspy.Predict:
+    """Run one DSPy optimizer on ``program``; the task LM and adapter come from ``dspy.context``.
+
+    ``budget``: bootstrap tries at most that many training examples (one teacher call each);
+    MIPROv2 runs that many trials; GEPA makes that many metric calls (each one teacher call).
+    """
+    if optimizer == "bootstrap":
+        opt = dspy.BootstrapFewShot(
+            metric=metric, max_bootstrapped_demos=MAX_DEMOS, max_labeled_demos=0, max_rounds=1, max_errors=budget
+        )
+        return opt.compile(program, trainset=trainset[:budget])
+    # MIPROv2 and GEPA select candidates on a validation slice of the train set; the dev set stays held out.
+    n_val = max(1, min(len(trainset) // 3, budget // 4))
+    val, train = trainset[:n_val], trainset[n_val:] or trainset
+    if optimizer == "mipro":
+        return _mipro(program, train, val, metric, budget, reflection_lm, seed, max_errors=len(trainset) * 4)
+    return _gepa(program, train, val, metric, budget, reflection_lm, seed)
+
+
+def _mipro(
+    program: dspy.Predict,
+    train: list[dspy.Example],
+    val: list[dspy.Example],
+    metric: TeachingMetric,
+    budget: int,
+    reflection_lm: dspy.LM,
+    seed: int,
+    max_errors: int,
+) -> dspy.Predict:
+    opt = dspy.MIPROv2(
+        metric=metric,
+        prompt_model=reflection_lm,
+        auto=None,
+        num_candidates=3,
+        max_bootstrapped_demos=2,
+        max_labeled_demos=0,
+        num_threads=1,
+        max_errors=max_errors,
+        seed=seed,
+        verbose=False,
+    )
+    return opt.compile(
+        program,
+        trainset=train[:budget],
+        valset=val,
+        num_trials=budget,
+        minibatch=len(val) > 4,
+        minibatch_size=4,
+        # A small teacher cannot summarise a dataset or read source code; these proposals cost calls for noise.
+        data_aware_proposer=False,
+        program_aware_proposer=False,
+    )
+
+
+def _gepa(
+    program: dspy.Predict,
+    train: list[dspy.Example],
+    val: list[dspy.Example],
+    metric: TeachingMetric,
+    budget: int,
+    reflection_lm: dspy.LM,
+    seed: int,
+) -> dspy.Predict:
+    from dspy.teleprompt.gepa import InstructionProposer
+
+    from ioa.teacher.prompt_format import PlainAdapter
+
+    opt = dspy.GEPA(
+        metric=metric.with_feedback,
+        max_metric_calls=budget,
+        reflection_lm=reflection_lm,
+        # GEPA's proposer asks for JSON by default; plain labelled lines are what a small teacher can write.
+        instruction_proposer=InstructionProposer(adapter=PlainAdapter()),
+        reflection_minibatch_size=min(3, len(train)),
+        num_threads=1,
+        use_merge=False,
+        seed=seed,
+    )
+    return opt.compile(program, trainset=train, valset=val)
