@@ -11,17 +11,9 @@ import pytest
 from langchain_core.language_models import FakeListChatModel
 
 from ioa.config import Config, DomainConfig, TeacherConfig
-from ioa.domains.decompose import (
-    SeedModule,
-    decompose,
-    module_budget,
-    parse_choice,
-    parse_level,
-    parse_numbers,
-    parse_skill,
-    skill_name,
-    slug,
-)
+from ioa.domains.decompose import decompose, module_budget
+from ioa.domains.decomposition import SeedModule
+from ioa.domains.replies import parse_choice, parse_level, parse_numbers, parse_skill, skill_name, slug
 from ioa.domains.seed_domain import SeedDomain
 from ioa.domains.seeds import SeedTask
 from ioa.memory import BundledMiniLM

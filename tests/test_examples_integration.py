@@ -12,7 +12,7 @@ from conftest import SMALL
 
 from ioa import run
 from ioa.config import load_config
-from ioa.domains.decompose import DIFFICULTIES
+from ioa.domains.decomposition import DIFFICULTIES
 from ioa.traces import read_traces
 
 pytestmark = pytest.mark.integration

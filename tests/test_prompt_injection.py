@@ -13,7 +13,7 @@ from types import SimpleNamespace
 from ioa.agents.planner import plan_next_step
 from ioa.config import Config
 from ioa.context import Services
-from ioa.domains.decompose import Decomposition, SeedModule
+from ioa.domains.decomposition import Decomposition, SeedModule
 from ioa.domains.seed_domain import SeedDomain
 from ioa.domains.seeds import SeedTask
 from ioa.rundir import RunDir

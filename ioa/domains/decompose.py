@@ -34,13 +34,13 @@ from __future__ import annotations
 
 import hashlib
 import random
-import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from ioa import rules
 from ioa.config import DomainConfig
+from ioa.domains.decomposition import MIN_SEEDS, Decomposition, SeedModule
+from ioa.domains.replies import parse_choice, parse_level, parse_numbers, parse_skill, skill_name, slug
 from ioa.domains.seeds import SeedTask
 
 if TYPE_CHECKING:
@@ -48,150 +48,11 @@ if TYPE_CHECKING:
 
     from ioa.teacher.protocol import Teacher
 
-Difficulty = Literal["introductory", "intermediate", "advanced"]
-DIFFICULTIES: tuple[Difficulty, ...] = ("introductory", "intermediate", "advanced")
-MIN_SEEDS = 2
-"""A module needs at least one probe and one synthesis seed."""
-_ABOUT = re.compile(r"\b(?:about|practi[sc]es?)\s*:?\s+(.+)", re.I | re.S)
-_SENTENCE_END = re.compile(r"(?<=[\w)`'\"])[.!?](?:\s|$)|\n")
-_WORD = re.compile(r"[a-z]{2,}")
-_STOP = frozenset(
-    "a an the of to in on for and or with that which how what it its is are be this these those by as at from into"
-    " using use given new simple basic some your their them they if then than can will so about exercise when while"
-    " where".split()
-)
-"""Words that name no skill: function words, and the filler a small teacher pads skills with."""
-LEVELS: dict[Difficulty, tuple[str, ...]] = {
-    "introductory": ("introductory", "easy", "basic", "beginner", "elementary", "simple"),
-    "intermediate": ("intermediate", "medium", "moderate", "average"),
-    "advanced": ("advanced", "hard", "difficult", "challenging", "complex", "expert"),
-}
-"""How a teacher's level word maps onto a difficulty."""
-
-
-@dataclass
-class SeedModule:
-    """One knowledge module found in a seed file."""
-
-    id: str
-    """``category/name``."""
-    description: str
-    difficulty: Difficulty
-    prerequisites: list[str] = field(default_factory=list)
-    source: Literal["teacher", "fallback"] = "teacher"
-    """Whether the teacher proposed it or the category fallback made it."""
-    difficulty_source: Literal["teacher", "default"] = "teacher"
-
-
-@dataclass
-class Decomposition:
-    """Modules, the seed -> module assignment and the probe split; saved as data/decomposition.json."""
-
-    modules: list[SeedModule]
-    assignment: list[str]
-    """Module id per seed, in seed-file order."""
-    probes: list[int]
-    """Indices of the seeds held out as probes; the others are synthesis seeds."""
-    sources: dict[str, Any]
-    """What came from the teacher and what from fallbacks: merges, folds, removed edges, counts."""
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Decomposition:
-        return cls(
-            modules=[SeedModule(**m) for m in data["modules"]],
-            assignment=list(data["assignment"]),
-            probes=list(data["probes"]),
-            sources=dict(data["sources"]),
-        )
-
-
-def slug(text: str, limit: int = 40) -> str:
-    """``"Adding Fractions!"`` -> ``"adding_fractions"``; empty when no letter survives."""
-    out = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:limit].strip("_")
-    return out if re.search(r"[a-z]", out) else ""
-
 
 def module_budget(n_seeds: int, cfg: DomainConfig) -> tuple[int, int]:
     """(fewest, most) modules: 25-35 by default, fewer when the seeds cannot fill them."""
     cap = max(1, n_seeds // cfg.seeds_per_module)
     return min(cfg.min_modules, cap), min(cfg.max_modules, cap)
-
-
-def parse_skill(reply: str, exercise: str) -> tuple[str, str]:
-    """(the skill phrase X of "This exercise is about X", "") or ("", why the reply is unusable)."""
-    match = _ABOUT.search(reply.replace("**", ""))
-    if not match:
-        return "", "no_skill_phrase"  # the teacher solved, echoed or chatted instead
-    # Near-misses: "about:" then a bullet list (the first bullet is the phrase), and a quoted instance
-    # of the task ("correcting the sentence "The weather..."": the words before the quote are the skill).
-    phrase = _SENTENCE_END.split(match.group(1).strip().lstrip("-*• \n"), maxsplit=1)[0]
-    phrase = re.split(r"[\"“]", phrase.strip(" \"'`*:"), maxsplit=1)[0]
-    phrase = " ".join(phrase.split()[:20])
-    if len(content_words(phrase)) < 2:
-        return "", "too_short"
-    # The exercise said again, or a number of it in the "skill": the teacher described no skill.
-    if slug(phrase, 400) == slug(exercise, 400) or set(re.findall(r"\d+", phrase)) & set(re.findall(r"\d+", exercise)):
-        return "", "copies_the_task"
-    return phrase, ""
-
-
-def content_words(text: str) -> list[str]:
-    """The words of ``text`` that can name a skill, in order, each once."""
-    return list(dict.fromkeys(w for w in _WORD.findall(text.lower()) if w not in _STOP))
-
-
-def skill_name(phrase: str, siblings: list[str], words: int = 3) -> str:
-    """A short name for a skill phrase: its first words that its category's other phrases do not mostly share.
-
-    "writing a Python function that reverses a string" among other "writing a Python function ..."
-    phrases is named ``reverses_string``; a phrase with fewer than two words of its own keeps its first words.
-    """
-    own = content_words(phrase)
-    counts = Counter(w for s in siblings for w in content_words(s))
-    shared = {w for w, n in counts.items() if len(siblings) > 2 and n > len(siblings) / 2}
-    distinct = [w for w in own if w not in shared]
-    return slug(" ".join((distinct if len(distinct) >= 2 else own)[:words]))
-
-
-def parse_level(reply: str) -> Difficulty | None:
-    """The difficulty a level reply names first ("easy" -> introductory), or None."""
-    found = [
-        (m.start(), level)
-        for level, names in LEVELS.items()
-        for n in names
-        for m in re.finditer(rf"\b{n}\b", reply, re.I)
-    ]
-    return min(found)[1] if found else None
-
-
-def parse_numbers(reply: str, options: list[SeedModule]) -> list[SeedModule] | None:
-    """The options a reply lists by number ([] for "none"), or None when it is not such a list.
-
-    Only a bare list counts ("1, 3", "They are: 2."): "2. Correcting the spelling" copies a line
-    of the numbered list it was shown, which a small teacher does whatever the question.
-    """
-    answer = reply.rsplit(":", 1)[-1].strip().rstrip(".").strip()
-    if re.fullmatch(r"(?:none|no|nothing)", answer, re.I):
-        return []
-    if not re.fullmatch(r"\d+(?:\s*(?:,|and)\s*\d+)*", answer):
-        return None
-    picked = [options[int(n) - 1] for n in re.findall(r"\d+", answer) if 1 <= int(n) <= len(options)]
-    return list({m.id: m for m in picked}.values()) if picked else None
-
-
-def parse_choice(text: str, options: list[SeedModule]) -> SeedModule | None:
-    """The module a classification reply names: its number, or its id or name; None if neither."""
-    for number in re.findall(r"\d+", text):
-        if 1 <= int(number) <= len(options):
-            return options[int(number) - 1]
-    lowered = slug(text, limit=200)
-    for option in sorted(options, key=lambda m: -len(m.id)):
-        if option.id.split("/")[1] in lowered:
-            return option
-    return None
 
 
 class _Index:
@@ -251,9 +112,55 @@ def decompose(
         by_category.setdefault(slug(s.category) or "general", []).append(i)
     category_of = {i: cat for cat, idx in by_category.items() for i in idx}
 
-    # 1. per seed, the skill it practises: a one-sentence question a small teacher can answer. The
-    # instruction alone names the skill (its input is the instance, which a small teacher would work
-    # on instead), and seeds sharing an instruction share one question.
+    # 1. per seed, the skill it practises
+    proposed, replies, rejected = _describe(seeds, category_of, teacher)
+    # 2. merge near-duplicates (exact id repeats included)
+    index = _Index(embed)
+    modules, alias, merges, described = _merge(proposed, index, cfg.merge_similarity)
+    teacher_ids = list(modules)
+    # 3. a fallback module for each category the teacher left empty
+    fallback_ids = _fallbacks(seeds, by_category, modules, index)
+    # 4. assignment: the seed's own description, else teacher classification, else the nearest embedding
+    assignment, assigned_by = _assign(seeds, by_category, modules, described, teacher, index)
+    # 5. fold modules that are too small (or beyond the budget) into their nearest neighbour
+    folds = _fold(modules, assignment, assigned_by, index, hi)
+    for folded, into in ((f["module"], f["into"]) for f in folds):
+        alias[folded] = into
+    # 6. difficulty and prerequisites of the kept teacher modules, one short question each
+    rated = _rate(modules, teacher)
+    prerequisites = _prerequisites(modules, teacher)
+    # 7. prerequisites through merges and folds, made acyclic
+    removed = _resolve_prerequisites(modules, alias)
+    # 8. the 8:2 split, fixed by domain.seed and the module id
+    order = list(modules)
+    probes = _split(assignment, order, cfg)
+    sources = {
+        "budget": {"min": lo, "max": hi},
+        "teacher_replies": replies,
+        "usable_descriptions": len(proposed),
+        "rejected_descriptions": dict(rejected),
+        "modules_from_teacher": [k for k in order if k in teacher_ids],
+        "modules_from_fallback": [k for k in order if k in fallback_ids],
+        "too_few_teacher_modules": len([k for k in order if k in teacher_ids]) < lo,
+        "merged": merges,
+        "folded": folds,
+        "assigned_by": dict(Counter(assigned_by)),
+        "assignment_sources": assigned_by,
+        "difficulty_from_teacher": rated,
+        "prerequisites_from_teacher": prerequisites,
+        "removed_cycle_edges": [list(e) for e in removed],
+    }
+    return Decomposition(list(modules.values()), assignment, probes, sources)
+
+
+def _describe(
+    seeds: list[SeedTask], category_of: dict[int, str], teacher: Teacher
+) -> tuple[dict[int, SeedModule], int, Counter[str]]:
+    """A module proposed per seed from the teacher's skill phrase; also the replies received and why others failed.
+
+    The question is one sentence a small teacher can answer. The instruction alone names the skill (its input is
+    the instance, which a small teacher would work on instead), and seeds sharing an instruction share one question.
+    """
     texts = list(dict.fromkeys(_instruction(s) for s in seeds))
     unique = teacher.run(
         "describe_skill",
@@ -278,16 +185,20 @@ def decompose(
         name = skill_name(phrase, siblings)  # not empty: parse_skill kept two words or more
         description = phrase[0].upper() + phrase[1:].rstrip(".") + "."
         proposed[i] = SeedModule(f"{category_of[i]}/{name}", description, "intermediate", difficulty_source="default")
+    return proposed, sum(r is not None for r in unique), rejected
 
-    # 2. merge near-duplicates (exact id repeats included)
-    index = _Index(embed)
+
+def _merge(
+    proposed: dict[int, SeedModule], index: _Index, similarity: float
+) -> tuple[dict[str, SeedModule], dict[str, str], list[dict[str, Any]], dict[int, str]]:
+    """Kept modules, merged id -> kept id, the merges made, and the module each described seed's phrase became."""
     modules: dict[str, SeedModule] = {}
     alias: dict[str, str] = {}
     merges: list[dict[str, Any]] = []
     described: dict[int, str] = {}
     for i, m in proposed.items():
         near = index.nearest(_text(m), category=m.id.split("/")[0], anywhere=False) if modules else None
-        if m.id in modules or (near is not None and near[1] >= cfg.merge_similarity):
+        if m.id in modules or (near is not None and near[1] >= similarity):
             into = m.id if m.id in modules else near[0]  # type: ignore[index]
             if into != m.id:
                 alias[m.id] = into
@@ -297,9 +208,13 @@ def decompose(
         modules[m.id] = m
         index.add(m)
         described[i] = m.id
-    teacher_ids = list(modules)
+    return modules, alias, merges, described
 
-    # 3. a fallback module for each category the teacher left empty
+
+def _fallbacks(
+    seeds: list[SeedTask], by_category: dict[str, list[int]], modules: dict[str, SeedModule], index: _Index
+) -> list[str]:
+    """Add a ``category/general`` module for each category without one; returns their ids."""
     fallback_ids = []
     for cat, idx in by_category.items():
         if not any(k.split("/")[0] == cat for k in modules):
@@ -313,20 +228,12 @@ def decompose(
             modules[m.id] = m
             index.add(m)
             fallback_ids.append(m.id)
+    return fallback_ids
 
-    # 4. assignment: the seed's own description, else teacher classification, else the nearest embedding
-    assignment, assigned_by = _assign(seeds, by_category, modules, described, teacher, index)
 
-    # 5. fold modules that are too small (or beyond the budget) into their nearest neighbour
-    folds = _fold(modules, assignment, assigned_by, index, hi)
-    for folded, into in ((f["module"], f["into"]) for f in folds):
-        alias[folded] = into
+def _resolve_prerequisites(modules: dict[str, SeedModule], alias: dict[str, str]) -> list[tuple[str, str]]:
+    """Point each module's prerequisites at kept modules through merges and folds, acyclic; returns removed edges."""
 
-    # 6. difficulty and prerequisites of the kept teacher modules, one short question each
-    rated = _rate(modules, teacher)
-    prerequisites = _prerequisites(modules, teacher)
-
-    # 7. prerequisites through merges and folds, made acyclic
     def resolve(mid: str) -> str:
         seen = {mid}
         while mid in alias and alias[mid] not in seen:  # merges and folds only point at kept modules
@@ -334,31 +241,11 @@ def decompose(
             seen.add(mid)
         return mid
 
-    order = list(modules)
     prior = [(resolve(p), m.id) for m in modules.values() for p in m.prerequisites if resolve(p) in modules]
-    edges, removed = rules.break_cycles(order, [(p, m) for p, m in prior if p != m])
+    edges, removed = rules.break_cycles(list(modules), [(p, m) for p, m in prior if p != m])
     for m in modules.values():
         m.prerequisites = [p for p, d in edges if d == m.id]
-
-    # 8. the 8:2 split, fixed by domain.seed and the module id
-    probes = _split(assignment, order, cfg)
-    sources = {
-        "budget": {"min": lo, "max": hi},
-        "teacher_replies": sum(r is not None for r in unique),
-        "usable_descriptions": len(proposed),
-        "rejected_descriptions": dict(rejected),
-        "modules_from_teacher": [k for k in order if k in teacher_ids],
-        "modules_from_fallback": [k for k in order if k in fallback_ids],
-        "too_few_teacher_modules": len([k for k in order if k in teacher_ids]) < lo,
-        "merged": merges,
-        "folded": folds,
-        "assigned_by": dict(Counter(assigned_by)),
-        "assignment_sources": assigned_by,
-        "difficulty_from_teacher": rated,
-        "prerequisites_from_teacher": prerequisites,
-        "removed_cycle_edges": [list(e) for e in removed],
-    }
-    return Decomposition(list(modules.values()), assignment, probes, sources)
+    return removed
 
 
 def _assign(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ioa.config import Config
 from ioa.domains.base import ModuleSpec, Task
-from ioa.domains.decompose import Decomposition
+from ioa.domains.decomposition import Decomposition
 from ioa.domains.seeds import SeedTask, load_seeds
 from ioa.errors import UsageError
 from ioa.metrics import choice_correct, code_correct, math_correct, text_correct
