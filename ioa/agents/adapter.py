@@ -82,6 +82,37 @@ def adapt_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
 
     earlier = [r for f in state.batch for r in read_jsonl(svc.run_dir.resolve(f))]
     kept_texts = [f"{r['prompt']}\n{r['target']}" for r in earlier if r.get("source") != "practice"]
+    rows, counts = _worked_rows(svc, raw, kept_texts, budget, count_tokens)
+    rows += practice_rows(svc, rows, round_, attempt)
+    counts["practice"] = len(rows) - counts["kept"]
+    path = adapted_file(round_, attempt)
+    write_jsonl(svc.run_dir.resolve(path), rows)
+    svc.progress.node("adapt", round_, f"kept {counts['kept']}/{len(raw)} + {counts['practice']} practice ({counts})")
+    svc.tracer.event(
+        round=round_,
+        node="adapt",
+        agent=AGENT,
+        kind="adaptation",
+        summary=f"kept {counts['kept']}/{len(raw)}: {counts['verification_failed']} failed verification, "
+        f"{counts['duplicate']} duplicates, {counts['no_solution']} without a solution; "
+        f"+{counts['practice']} practice items; budget {budget} tokens",
+        counts=counts,
+        token_budget=budget,
+        file=path,
+        example=rows[0] if rows else None,
+    )
+    return {
+        "batch": [path],
+        "batch_examples": state.batch_examples + len(rows),
+        "usage": {"adapter_dropped": len(raw) - counts["kept"]},
+    }
+
+
+def _worked_rows(
+    svc: Services, raw: list[dict[str, Any]], kept_texts: list[str], budget: int, count_tokens: Any
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The teacher's verified worked solutions, fitted, scaffolded and de-duplicated; with what each step dropped."""
+    cfg = svc.config
     counts = {"kept": 0, "no_solution": 0, "verification_failed": 0, "duplicate": 0, "scaffolded": 0}
     rows = []
     for item in raw:
@@ -112,29 +143,7 @@ def adapt_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
             }
         )
     counts["kept"] = len(rows)
-    rows += practice_rows(svc, rows, round_, attempt)
-    counts["practice"] = len(rows) - counts["kept"]
-    path = adapted_file(round_, attempt)
-    write_jsonl(svc.run_dir.resolve(path), rows)
-    svc.progress.node("adapt", round_, f"kept {counts['kept']}/{len(raw)} + {counts['practice']} practice ({counts})")
-    svc.tracer.event(
-        round=round_,
-        node="adapt",
-        agent=AGENT,
-        kind="adaptation",
-        summary=f"kept {counts['kept']}/{len(raw)}: {counts['verification_failed']} failed verification, "
-        f"{counts['duplicate']} duplicates, {counts['no_solution']} without a solution; "
-        f"+{counts['practice']} practice items; budget {budget} tokens",
-        counts=counts,
-        token_budget=budget,
-        file=path,
-        example=rows[0] if rows else None,
-    )
-    return {
-        "batch": [path],
-        "batch_examples": state.batch_examples + len(rows),
-        "usage": {"adapter_dropped": len(raw) - counts["kept"]},
-    }
+    return rows, counts
 
 
 def practice_rows(svc: Services, worked: list[dict[str, Any]], round_: int, attempt: int) -> list[dict[str, Any]]:

@@ -70,6 +70,34 @@ def _by_index(per_level: dict[int, float]) -> list[float]:
     return [per_level.get(lv, 0.0) for lv in range(max(per_level) + 1)]
 
 
+def _measure_teacher(svc: Services, probes: list[Task]) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """P_T per module and per module and level, once; the answers and per-level scores are kept as records."""
+    answers = _teacher_answers(svc, probes)
+    p_teacher, per_level = _accuracy(svc, probes, answers)
+    write_jsonl(
+        svc.run_dir.resolve("data/probes_teacher.jsonl"),
+        [
+            {"module": t.module, "question": t.question, "reference": t.answer, "answer": a}
+            for t, a in zip(probes, answers, strict=True)
+        ],
+    )
+    teacher_levels = {m: _by_index(per) for m, per in per_level.items()}
+    write_json(svc.run_dir.resolve("data/teacher_levels.json"), teacher_levels)  # a record; the state is read
+    return p_teacher, teacher_levels
+
+
+def _measure_student(
+    svc: Services, state: IOAState, probes: list[Task], round_: int
+) -> tuple[dict[str, float], dict[str, dict[int, float]]]:
+    """P_S per module and per module and level at ``round_``; the answers are kept in the round's file."""
+    answers = _student_answers(svc, state, probes, round_)
+    write_jsonl(
+        svc.run_dir.resolve(f"data/round_{round_}_student_answers.jsonl"),
+        [{"module": t.module, "question": t.question, "answer": a} for t, a in zip(probes, answers, strict=True)],
+    )
+    return _accuracy(svc, probes, answers)
+
+
 def _placement(
     svc: Services, teacher_levels: dict[str, list[float]], student_levels: dict[str, dict[int, float]]
 ) -> dict[str, Any]:
@@ -195,27 +223,8 @@ def identify_gaps(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]
     write_jsonl(svc.run_dir.resolve(PROBES), [asdict(t) for t in probes])
     svc.progress.node("identify", 0, f"{len(svc.domain.modules)} modules, {len(probes)} probes")
 
-    teacher_answers = _teacher_answers(svc, probes)
-    p_teacher, teacher_levels = _accuracy(svc, probes, teacher_answers)
-    write_jsonl(
-        svc.run_dir.resolve("data/probes_teacher.jsonl"),
-        [
-            {"module": t.module, "question": t.question, "reference": t.answer, "answer": a}
-            for t, a in zip(probes, teacher_answers, strict=True)
-        ],
-    )
-    teacher_levels = {m: _by_index(per) for m, per in teacher_levels.items()}
-    write_json(svc.run_dir.resolve("data/teacher_levels.json"), teacher_levels)  # a record; the state is read
-
-    student_answers = _student_answers(svc, state, probes, 0)
-    p_student, student_levels = _accuracy(svc, probes, student_answers)
-    write_jsonl(
-        svc.run_dir.resolve("data/round_0_student_answers.jsonl"),
-        [
-            {"module": t.module, "question": t.question, "answer": a}
-            for t, a in zip(probes, student_answers, strict=True)
-        ],
-    )
+    p_teacher, teacher_levels = _measure_teacher(svc, probes)
+    p_student, student_levels = _measure_student(svc, state, probes, 0)
     verdicts = _record(svc, 0, p_teacher, p_student)
     mastered = sum(v == "mastered" for v in verdicts.values())
 
@@ -255,13 +264,7 @@ def diagnose_student(state: IOAState, runtime: Runtime[Services]) -> dict[str, A
     svc = runtime.context
     started = time.perf_counter()
     round_ = state.round + 1
-    probes = _load_probes(svc)
-    answers = _student_answers(svc, state, probes, round_)
-    p_student, student_levels = _accuracy(svc, probes, answers)
-    write_jsonl(
-        svc.run_dir.resolve(f"data/round_{round_}_student_answers.jsonl"),
-        [{"module": t.module, "question": t.question, "answer": a} for t, a in zip(probes, answers, strict=True)],
-    )
+    p_student, student_levels = _measure_student(svc, state, _load_probes(svc), round_)
     verdicts = _record(svc, round_, state.p_teacher, p_student)
     mastered = sum(v == "mastered" for v in verdicts.values())
     moved = {k: round(p_student[k] - state.p_student.get(k, 0.0), 4) for k in p_student}

@@ -36,27 +36,11 @@ def build_curriculum(
     chosen = rules.with_prerequisites(targets, edges, unmastered)
     layered = rules.layer_stages(chosen, edges)
     stages = rules.split_for_zpd(layered, p_s, cfg.tau_zpd)
-    specs = {m.id: m for m in svc.domain.modules}
     write_json(
         svc.run_dir.curriculum,
         {
             "round": state.round,
-            "modules": [
-                {
-                    "id": k,
-                    "name": specs[k].name,
-                    "description": specs[k].description,
-                    "levels": specs[k].levels,
-                    "prerequisites": sorted(a for a, b in edges if b == k),
-                    "p_teacher": p_t[k],
-                    "p_student": p_s[k],
-                    "deficiency": delta[k],
-                    "severity": severity[k],
-                    "deficient": k in deficient,
-                    "target": k in targets,
-                }
-                for k in state.modules
-            ],
+            "modules": _module_rows(state, svc, edges, delta, severity, deficient, targets),
             "edges": [list(e) for e in edges],
             "removed_edges": [list(e) for e in removed],
             "dependency_estimates": {f"{a}->{b}": v for (a, b), v in sorted(dep.items())},
@@ -80,6 +64,35 @@ def build_curriculum(
         removed_edges=removed,
     )
     return stages, edges
+
+
+def _module_rows(
+    state: IOAState,
+    svc: Services,
+    edges: list[tuple[str, str]],
+    delta: dict[str, float],
+    severity: dict[str, float],
+    deficient: set[str],
+    targets: list[str],
+) -> list[dict[str, Any]]:
+    """curriculum.json's record of each module: what it is, its scores and why it was (not) chosen."""
+    specs = {m.id: m for m in svc.domain.modules}
+    return [
+        {
+            "id": k,
+            "name": specs[k].name,
+            "description": specs[k].description,
+            "levels": specs[k].levels,
+            "prerequisites": sorted(a for a, b in edges if b == k),
+            "p_teacher": state.p_teacher[k],
+            "p_student": state.p_student[k],
+            "deficiency": delta[k],
+            "severity": severity[k],
+            "deficient": k in deficient,
+            "target": k in targets,
+        }
+        for k in state.modules
+    ]
 
 
 def _ratios(state: IOAState, modules: list[str]) -> dict[str, float]:
@@ -150,7 +163,7 @@ def _finish(svc: Services, state: IOAState, reason: str, **numbers: Any) -> dict
 def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
     """Gate the stage just taught, then pick the next stage (re-planning when the curriculum is done)."""
     svc = runtime.context
-    cfg, budget = svc.config.rules, svc.config.budget
+    budget = svc.config.budget
     calls = state.usage.get("teacher_calls", 0)
     spent = {
         "rounds": state.round,
@@ -165,29 +178,11 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
     if calls >= budget.max_teacher_calls:
         return _finish(svc, state, f"teacher budget spent ({calls}/{budget.max_teacher_calls} calls)", **spent)
 
-    if cfg.schedule == "frontier":
+    if svc.config.rules.schedule == "frontier":
         return _plan_frontier(state, svc)
-    stages, index, edges = state.stages, state.stage_index, state.edges
-    stuck: list[str] = []
-    if stages:  # a stage was just taught, trained and diagnosed: gate it
-        ratios = _stage_ratios(state, stages[index], state.stage_levels)
-        decision = rules.gate(ratios, state.remedial, cfg.tau_mastery, cfg.max_remedial)
-        _decision(
-            svc,
-            state,
-            decision.action,
-            f"stage {index} {stages[index]}: {decision.action} ({decision.reason})",
-            decision.reason,
-            stage=stages[index],
-            weak=decision.weak,
-            min_ratio=decision.min_ratio,
-            ratios=ratios,
-            stage_levels=state.stage_levels,
-            overall_ratios=_ratios(state, stages[index]),
-            tau_mastery=cfg.tau_mastery,
-            remedial_rounds=state.remedial,
-            max_remedial=cfg.max_remedial,
-        )
+    index, stuck = state.stage_index, []
+    if state.stages:  # a stage was just taught, trained and diagnosed: gate it
+        decision = _gate(state, svc)
         if decision.action == "remedial":
             svc.progress.node("plan", state.round, f"remedial round {state.remedial + 1} for {decision.weak}")
             return {
@@ -200,8 +195,38 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
         if decision.action == "stuck":
             stuck = decision.weak
         index += 1
+    return _next_stage(state, svc, index, stuck)
 
-    rebuilt = False
+
+def _gate(state: IOAState, svc: Services) -> rules.GateDecision:
+    """The mastery gate over the stage just taught, traced with the numbers behind it."""
+    cfg = svc.config.rules
+    stage = state.stages[state.stage_index]
+    ratios = _stage_ratios(state, stage, state.stage_levels)
+    decision = rules.gate(ratios, state.remedial, cfg.tau_mastery, cfg.max_remedial)
+    _decision(
+        svc,
+        state,
+        decision.action,
+        f"stage {state.stage_index} {stage}: {decision.action} ({decision.reason})",
+        decision.reason,
+        stage=stage,
+        weak=decision.weak,
+        min_ratio=decision.min_ratio,
+        ratios=ratios,
+        stage_levels=state.stage_levels,
+        overall_ratios=_ratios(state, stage),
+        tau_mastery=cfg.tau_mastery,
+        remedial_rounds=state.remedial,
+        max_remedial=cfg.max_remedial,
+    )
+    return decision
+
+
+def _next_stage(state: IOAState, svc: Services, index: int, stuck: list[str]) -> dict[str, Any]:
+    """Teach the first stage from ``index`` on with an unmastered module, re-planning once when none is left."""
+    cfg = svc.config.rules
+    stages, edges, rebuilt = state.stages, state.edges, False
     while True:
         if index >= len(stages):
             if rebuilt:
@@ -215,52 +240,58 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
         todo = [
             k for k in stages[index] if rules.mastery_ratio(state.p_teacher[k], state.p_student[k]) < cfg.tau_mastery
         ]
-        if not todo:
-            _decision(
-                svc,
-                state,
-                "skip",
-                f"skip stage {index} {stages[index]}: already mastered",
-                f"every module of stage {index} is at or above the mastery gate ({cfg.tau_mastery:.2f})",
-                stage=stages[index],
-                ratios=_ratios(state, stages[index]),
-                tau_mastery=cfg.tau_mastery,
-            )
         if todo:
-            levels = zpd_levels(state, svc, todo)
-            svc.progress.node("plan", state.round, f"stage {index} of {len(stages)}: teach {levels} (module: level)")
-            _decision(
-                svc,
-                state,
-                "teach",
-                f"teach stage {index} {stages[index]}: unmastered {todo} at levels {levels}",
-                f"{len(todo)} of {len(stages[index])} modules of stage {index} below the mastery gate "
-                f"(ratio < {cfg.tau_mastery:.2f})" + ("; curriculum re-planned" if rebuilt else ""),
-                stage=stages[index],
-                stage_index=index,
-                stages=len(stages),
-                focus=todo,
-                stage_levels=levels,
-                ratios=_ratios(state, stages[index]),
-                tau_mastery=cfg.tau_mastery,
-            )
-            return {
-                "next": "teach",
-                "mode": "new",
-                "focus": todo,
-                "remedial": 0,
-                "stages": stages,
-                "stage_index": index,
-                "stage_levels": levels,
-                "stuck": stuck,
-                "edges": edges,
-                "teach_attempts": 0,
-            }
+            update = _teach_stage(state, svc, stages, index, todo, rebuilt)
+            return {**update, "stuck": stuck, "edges": edges}
+        _decision(
+            svc,
+            state,
+            "skip",
+            f"skip stage {index} {stages[index]}: already mastered",
+            f"every module of stage {index} is at or above the mastery gate ({cfg.tau_mastery:.2f})",
+            stage=stages[index],
+            ratios=_ratios(state, stages[index]),
+            tau_mastery=cfg.tau_mastery,
+        )
         index += 1
     update = _finish(
         svc, state, "no deficient module left to teach", excluded_stuck=sorted(set(state.stuck) | set(stuck))
     )
     return {**update, "stuck": stuck, "stages": stages, "stage_index": index, "edges": edges}
+
+
+def _teach_stage(
+    state: IOAState, svc: Services, stages: list[list[str]], index: int, todo: list[str], rebuilt: bool
+) -> dict[str, Any]:
+    """Teach stage ``index``'s unmastered modules, each one notch above the student's level there."""
+    tau = svc.config.rules.tau_mastery
+    levels = zpd_levels(state, svc, todo)
+    svc.progress.node("plan", state.round, f"stage {index} of {len(stages)}: teach {levels} (module: level)")
+    _decision(
+        svc,
+        state,
+        "teach",
+        f"teach stage {index} {stages[index]}: unmastered {todo} at levels {levels}",
+        f"{len(todo)} of {len(stages[index])} modules of stage {index} below the mastery gate "
+        f"(ratio < {tau:.2f})" + ("; curriculum re-planned" if rebuilt else ""),
+        stage=stages[index],
+        stage_index=index,
+        stages=len(stages),
+        focus=todo,
+        stage_levels=levels,
+        ratios=_ratios(state, stages[index]),
+        tau_mastery=tau,
+    )
+    return {
+        "next": "teach",
+        "mode": "new",
+        "focus": todo,
+        "remedial": 0,
+        "stages": stages,
+        "stage_index": index,
+        "stage_levels": levels,
+        "teach_attempts": 0,
+    }
 
 
 def _plan_frontier(state: IOAState, svc: Services) -> dict[str, Any]:
