@@ -17,8 +17,8 @@ from typing import Any
 import dspy
 
 from ioa.domains.base import Domain, ModuleSpec, Task
-from ioa.teacher.protocol import Teacher
-from ioa.teacher.stats import TeacherStats, usage_delta
+from ioa.teacher.protocol import Request, Teacher
+from ioa.teacher.stats import TeacherStats
 
 
 class TaskBook:
@@ -137,21 +137,7 @@ class OracleTeacher(Teacher):
     def snapshot(self) -> dict[str, int]:
         return self.stats.as_dict()
 
-    def usage_since(self, before: dict[str, int]) -> dict[str, float]:
-        return usage_delta(before, self.snapshot())
-
-    def run(
-        self,
-        name: str,
-        inputs: Sequence[dict[str, Any]],
-        *,
-        round: int,
-        node: str,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        draw: str = "",
-        on_done: Callable[[], None] | None = None,
-    ) -> list[dspy.Prediction | None]:
+    def answer(self, name: str, inputs: Sequence[dict[str, Any]], request: Request) -> list[dspy.Prediction | None]:
         """``Teacher.run``, exactly and at once: one call per item, like the chat teacher; sampling does not apply."""
         out = []
         for item in inputs:
@@ -163,6 +149,6 @@ class OracleTeacher(Teacher):
             else:
                 raise ValueError(f"the oracle teacher has no program {name!r}")
             self.stats.calls += 1
-            if on_done:
-                on_done()
+            if request.on_done:
+                request.on_done()
         return out

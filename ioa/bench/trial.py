@@ -18,7 +18,7 @@ from ioa.config import Config
 from ioa.domains.base import Task
 from ioa.graph.ablations import verbatim_target
 from ioa.student_train import Example, Student, generate_answers, load_student, train_student
-from ioa.teacher.protocol import Teacher
+from ioa.teacher.protocol import Request, Teacher
 
 EVAL_STREAM = 0
 """Probe stream of the held-out evaluation; diagnostic probes use ``config.domain.seed`` (never 0 in the bench)."""
@@ -41,32 +41,17 @@ class CappedTeacher(Teacher):
     def snapshot(self) -> dict[str, int]:
         return self.inner.snapshot()
 
-    def usage_since(self, before: dict[str, int]) -> dict[str, float]:
-        return self.inner.usage_since(before)
-
-    def run(
-        self,
-        name: str,
-        inputs: Sequence[dict[str, Any]],
-        *,
-        round: int,
-        node: str,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        draw: str = "",
-        on_done: Callable[[], None] | None = None,
-    ) -> list[Any]:
+    def answer(self, name: str, inputs: Sequence[dict[str, Any]], request: Request) -> list[Any]:
         """``Teacher.run``; worked solutions past the budget come back as None (not paid)."""
-        options = {"temperature": temperature, "max_tokens": max_tokens, "draw": draw, "on_done": on_done}
         if name != "worked_solution":
-            return self.inner.run(name, inputs, round=round, node=node, **options)
+            return self.inner.answer(name, inputs, request)
         allowed = list(inputs[: max(0, self.budget - self.spent)])
-        out = self.inner.run(name, allowed, round=round, node=node, **options) if allowed else []
+        out = self.inner.answer(name, allowed, request) if allowed else []
         self.spent += len(allowed)
-        self.by_round[round] = self.spent
+        self.by_round[request.round] = self.spent
         for _ in inputs[len(allowed) :]:
-            if on_done:
-                on_done()
+            if request.on_done:
+                request.on_done()
         return out + [None] * (len(inputs) - len(allowed))
 
 

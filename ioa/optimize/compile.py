@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dspy
+from dspy.teleprompt.gepa import InstructionProposer
 
 from ioa.optimize.metric import TeachingMetric
+from ioa.teacher.prompt_format import PlainAdapter
 
 OPTIMIZERS = ("bootstrap", "mipro", "gepa")
 MAX_DEMOS = 4
@@ -34,58 +36,29 @@ def compile_program(
     n_val = max(1, min(len(trainset) // 3, budget // 4))
     val, train = trainset[:n_val], trainset[n_val:] or trainset
     if optimizer == "mipro":
-        return _mipro(program, train, val, metric, budget, reflection_lm, seed, max_errors=len(trainset) * 4)
-    return _gepa(program, train, val, metric, budget, reflection_lm, seed)
-
-
-def _mipro(
-    program: dspy.Predict,
-    train: list[dspy.Example],
-    val: list[dspy.Example],
-    metric: TeachingMetric,
-    budget: int,
-    reflection_lm: dspy.LM,
-    seed: int,
-    max_errors: int,
-) -> dspy.Predict:
-    opt = dspy.MIPROv2(
-        metric=metric,
-        prompt_model=reflection_lm,
-        auto=None,
-        num_candidates=3,
-        max_bootstrapped_demos=2,
-        max_labeled_demos=0,
-        num_threads=1,
-        max_errors=max_errors,
-        seed=seed,
-        verbose=False,
-    )
-    return opt.compile(
-        program,
-        trainset=train[:budget],
-        valset=val,
-        num_trials=budget,
-        minibatch=len(val) > 4,
-        minibatch_size=4,
-        # A small teacher cannot summarise a dataset or read source code; these proposals cost calls for noise.
-        data_aware_proposer=False,
-        program_aware_proposer=False,
-    )
-
-
-def _gepa(
-    program: dspy.Predict,
-    train: list[dspy.Example],
-    val: list[dspy.Example],
-    metric: TeachingMetric,
-    budget: int,
-    reflection_lm: dspy.LM,
-    seed: int,
-) -> dspy.Predict:
-    from dspy.teleprompt.gepa import InstructionProposer
-
-    from ioa.teacher.prompt_format import PlainAdapter
-
+        opt = dspy.MIPROv2(
+            metric=metric,
+            prompt_model=reflection_lm,
+            auto=None,
+            num_candidates=3,
+            max_bootstrapped_demos=2,
+            max_labeled_demos=0,
+            num_threads=1,
+            max_errors=len(trainset) * 4,
+            seed=seed,
+            verbose=False,
+        )
+        return opt.compile(
+            program,
+            trainset=train[:budget],
+            valset=val,
+            num_trials=budget,
+            minibatch=len(val) > 4,
+            minibatch_size=4,
+            # A small teacher cannot summarise a dataset or read source code; these proposals cost calls for noise.
+            data_aware_proposer=False,
+            program_aware_proposer=False,
+        )
     opt = dspy.GEPA(
         metric=metric.with_feedback,
         max_metric_calls=budget,

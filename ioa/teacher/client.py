@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -25,10 +25,10 @@ from ioa.errors import UsageError
 from ioa.teacher.cache import TeacherCache
 from ioa.teacher.engine import CallRecord, ChatOpenAIEngine, item_log, start_item
 from ioa.teacher.prompt_format import PlainAdapter
-from ioa.teacher.protocol import Teacher
+from ioa.teacher.protocol import Request, Teacher
 from ioa.teacher.retries import Fault, RequestFailed, RetryPolicy
 from ioa.teacher.signatures import PROGRAMS
-from ioa.teacher.stats import TeacherStats, usage_delta
+from ioa.teacher.stats import TeacherStats
 from ioa.traces import Tracer
 
 # The agent on whose behalf a node asks the teacher, for the per-agent accounting.
@@ -128,31 +128,18 @@ class ChatTeacher(Teacher):
         with self._lock:
             return self.stats.as_dict()
 
-    def usage_since(self, before: dict[str, int]) -> dict[str, float]:
-        return usage_delta(before, self.snapshot())
-
     def instructions(self, name: str) -> str:
         return self.programs[name].signature.instructions
 
-    def run(
-        self,
-        name: str,
-        inputs: Sequence[dict[str, Any]],
-        *,
-        round: int,
-        node: str,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        draw: str = "",
-        on_done: Callable[[], None] | None = None,
-    ) -> list[dspy.Prediction | None]:
+    def answer(self, name: str, inputs: Sequence[dict[str, Any]], request: Request) -> list[dspy.Prediction | None]:
         """``Teacher.run``, ``max_concurrency`` items at a time."""
         program = self.programs[name]
         config: dict[str, Any] = {}
-        if temperature is not None:
-            config["temperature"] = temperature
-        if max_tokens is not None:
-            config["max_tokens"] = max_tokens
+        if request.temperature is not None:
+            config["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            config["max_tokens"] = request.max_tokens
+        round, node, draw, on_done = request.round, request.node, request.draw, request.on_done
 
         def one(indexed: tuple[int, dict[str, Any]]) -> dspy.Prediction | None:
             index, item = indexed

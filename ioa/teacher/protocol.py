@@ -3,17 +3,42 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import dspy
 
 
+@dataclass(frozen=True)
+class Request:
+    """The options of one ``Teacher.run`` call, as an implementation's ``answer`` receives them."""
+
+    round: int
+    node: str
+    """Who asks (with ``round``), for traces and accounting."""
+    temperature: float | None = None
+    """Replaces the configured sampling temperature for this call (a teacher that does not sample ignores it)."""
+    max_tokens: int | None = None
+    """Replaces the configured completion cap for this call."""
+    draw: str = ""
+    """Tells apart calls of one node in one round that may repeat inputs (teach attempts), so that their sampled
+    answers are cached as separate draws."""
+    on_done: Callable[[], None] | None = None
+    """Called once per finished item, for progress bars."""
+
+
+def usage_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, float]:
+    """The teacher counters that changed between two snapshots, keyed for the state's ``usage`` reducer."""
+    return {f"teacher_{k}": after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+
+
 class Teacher(Protocol):
     """Runs the named teacher programs (``ioa.teacher.signatures.PROGRAMS``) on many inputs and counts their cost.
 
     ``ioa.teacher.client.ChatTeacher`` sends them to an OpenAI-compatible endpoint; the bench's ``OracleTeacher``
-    answers exactly from the generators, and its ``CappedTeacher`` holds any teacher to a synthesis budget.
+    answers exactly from the generators, and its ``CappedTeacher`` holds any teacher to a synthesis budget. Each
+    declares the protocol and writes ``answer`` and ``snapshot``; ``run`` and ``usage_since`` are shared.
     """
 
     def run(
@@ -30,11 +55,12 @@ class Teacher(Protocol):
     ) -> list[dspy.Prediction | None]:
         """Run program ``name`` on every input, in order; None marks an item dropped (unparseable, failed, unpaid).
 
-        ``round`` and ``node`` say who asks, for traces and accounting. ``temperature`` and ``max_tokens`` replace
-        the configured sampling for this call (a teacher that does not sample ignores them). ``draw`` tells apart
-        calls of one node in one round that may repeat inputs (teach attempts), so that their sampled answers are
-        cached as separate draws. ``on_done`` is called once per finished item, for progress bars.
+        The options are those of ``Request``.
         """
+        return self.answer(name, inputs, Request(round, node, temperature, max_tokens, draw, on_done))
+
+    def answer(self, name: str, inputs: Sequence[dict[str, Any]], request: Request) -> list[dspy.Prediction | None]:
+        """What ``run`` does, with its options as one ``Request``: the method each teacher writes."""
         ...
 
     def snapshot(self) -> dict[str, int]:
@@ -43,4 +69,4 @@ class Teacher(Protocol):
 
     def usage_since(self, before: dict[str, int]) -> dict[str, float]:
         """The counters added since ``before`` (a ``snapshot``), keyed for the state's ``usage`` reducer."""
-        ...
+        return usage_delta(before, self.snapshot())

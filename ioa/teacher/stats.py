@@ -1,4 +1,4 @@
-"""The teacher's running counters, and their difference between two snapshots (what a node reports in ``usage``)."""
+"""The teacher's running counters (``Teacher.snapshot``)."""
 
 from __future__ import annotations
 
@@ -26,8 +26,3 @@ class TeacherStats:
     def as_dict(self) -> dict[str, int]:
         flat = {k: v for k, v in asdict(self).items() if k != "faults"}
         return flat | {f"fault_{kind}": self.faults.get(kind, 0) for kind in FAULT_KINDS}
-
-
-def usage_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, float]:
-    """The teacher counters that changed between two snapshots, keyed for the state's ``usage`` reducer."""
-    return {f"teacher_{k}": after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
