@@ -1,5 +1,8 @@
 """Fixtures shared by test modules: the student tests' models (helpers in student_helpers.py), and one real
-small run per test session, reused by every test that needs a finished run."""
+small run per test session, reused by every test that needs a finished run.
+
+torch and transformers are imported inside the fixtures that need them, so a test that needs neither
+(the config, the rules, the CLI's usage errors) starts without them."""
 
 from __future__ import annotations
 
@@ -7,9 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
-from student_helpers import teacher_gguf, tiny_llama
-from transformers import AutoTokenizer
 
 SMALL = [
     "student.hidden_size=64",
@@ -44,6 +44,8 @@ def one_thread() -> Iterator[None]:
     Tests share two cores with other work: one thread avoids oversubscription stalls
     and keeps floating-point results, and so the trained answers, reproducible.
     """
+    import torch
+
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -53,6 +55,9 @@ def one_thread() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The teacher's tokenizer as a Hugging Face folder, read from the bundled GGUF (no network)."""
+    from student_helpers import teacher_gguf
+    from transformers import AutoTokenizer
+
     path = teacher_gguf()
     tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
     folder = tmp_path_factory.mktemp("teacher")
@@ -63,6 +68,9 @@ def tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def pretrained_dir(tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A local 'pretrained' folder, as a user's model would be: random tiny Llama plus tokenizer."""
+    from student_helpers import tiny_llama
+    from transformers import AutoTokenizer
+
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     folder = tmp_path_factory.mktemp("pretrained")
     tiny_llama(len(tokenizer)).save_pretrained(folder)

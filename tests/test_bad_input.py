@@ -56,6 +56,7 @@ def one_line(out: subprocess.CompletedProcess) -> str:
 # ---- corrupt student weights ---------------------------------------------------------------------------------
 
 
+@pytest.mark.integration  # a real `ioa` process past its heavy imports
 def test_a_student_folder_with_truncated_weights_is_refused_before_the_run(tmp_path, pretrained_dir):
     student = tmp_path / "student"
     shutil.copytree(pretrained_dir, student)

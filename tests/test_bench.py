@@ -139,6 +139,7 @@ def test_bench_refuses_unknown_strategies(tmp_path):
     assert out.returncode == 2 and "strategies.1" in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.integration  # a real `ioa bench --quick` in worker processes
 def test_quick_bench_writes_results_at_equal_budget(tmp_path):
     out_dir: Path = tmp_path / "bench"
     done = subprocess.run(
@@ -169,6 +170,7 @@ def test_quick_bench_writes_results_at_equal_budget(tmp_path):
     assert (out_dir / "accuracy_vs_budget.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.integration  # a real bench and its workers, killed
 def test_killed_bench_leaves_no_worker_behind(tmp_path):
     """SIGKILL runs no cleanup; the pool workers must notice their parent is gone and exit on their own."""
     import signal

@@ -67,6 +67,7 @@ def _bench(out, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.integration  # two real benches in subprocesses
 def test_a_second_bench_in_the_same_out_runs_only_the_new_trials(tmp_path):
     first = _bench(tmp_path, "--seeds", "1")
     assert first.returncode == 0, first.stderr[-2000:]

@@ -47,6 +47,9 @@ def test_bad_assignment_syntax():
         load_config(None, ["budget.max_rounds"], environ={})
 
 
+SLOW = pytest.mark.integration
+
+
 @pytest.mark.parametrize(
     "args, needle",
     [
@@ -54,9 +57,12 @@ def test_bad_assignment_syntax():
         (["run", "--set", "nonsense.key=1"], "nonsense: unknown key"),
         (["run", "--config", "does-not-exist.yaml"], "cannot read config"),
         (["resume", "no-such-run-dir"], "no run directory"),
-        (["run", "--set", "student.model=./no-such-model"], "does not exist"),
-        (["run", "--set", "student.model=./student.gguf"], "is not a GGUF file"),
-        (["run", "--set", "teacher.programs.worked_solution=nope.json"], "teacher program file not found"),
+        # These pass the config check, so the process imports the whole graph (torch included) before refusing.
+        pytest.param(["run", "--set", "student.model=./no-such-model"], "does not exist", marks=SLOW),
+        pytest.param(["run", "--set", "student.model=./student.gguf"], "is not a GGUF file", marks=SLOW),
+        pytest.param(
+            ["run", "--set", "teacher.programs.worked_solution=nope.json"], "teacher program file not found", marks=SLOW
+        ),
     ],
 )
 def test_cli_input_errors_are_one_line_exit_2(tmp_path, args, needle):

@@ -41,6 +41,7 @@ def _epochs(run_dir: Path, round_: int) -> tuple[int, int]:
     return hparams["epochs"], hparams["examples"]
 
 
+@pytest.mark.integration  # the real graph in a bench trial
 def test_rounds_train_their_batch_for_the_epochs_not_kept_back(consolidated):
     _, run_dir = consolidated
     *rounds, last = json.loads((run_dir / "summary.json").read_text())["training"]
@@ -49,6 +50,7 @@ def test_rounds_train_their_batch_for_the_epochs_not_kept_back(consolidated):
         assert _epochs(run_dir, r["round"]) == (1, r["examples"] + r["replay"])
 
 
+@pytest.mark.integration  # the real graph in a bench trial
 def test_consolidation_trains_once_over_everything_taught_then_the_student_is_diagnosed(consolidated):
     _, run_dir = consolidated
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -64,6 +66,7 @@ def test_consolidation_trains_once_over_everything_taught_then_the_student_is_di
     assert summary["rounds"] == last["round"]
 
 
+@pytest.mark.integration  # the real graph in a bench trial
 def test_every_example_is_trained_as_often_as_without_consolidation(consolidated):
     trial, run_dir = consolidated
     *rounds, _ = json.loads((run_dir / "summary.json").read_text())["training"]

@@ -37,6 +37,7 @@ def _fake_convert(calls: list[str], delay_s: float = 0.0):
     return convert
 
 
+@pytest.mark.integration  # the real conversion of the bundled teacher
 def test_real_conversion_is_complete_and_idempotent(teacher_cache: Path, teacher_folder: Path) -> None:
     assert teacher_folder == teacher_cache / teacher_folder_name()
     assert (teacher_folder / MARKER).is_file()

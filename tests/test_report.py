@@ -104,8 +104,8 @@ def _console_messages(stderr: str) -> list[str]:
 
 def open_in_chromium(page: Path, tmp_path: Path) -> tuple[str, list[str]]:
     """Load ``page`` in headless Chromium; returns the rendered DOM and the page's console messages."""
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    assert Path(chromium).exists(), "chromium is missing: `bash scripts/setup.sh --dev` installs it (as root)"
+    chromium = shutil.which("chromium")
+    assert chromium, "chromium is not on PATH: `bash scripts/setup.sh --dev` installs it (as root)"
     cmd = [
         chromium,
         "--headless",

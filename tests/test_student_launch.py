@@ -48,6 +48,7 @@ def test_read_examples_reports_the_bad_line(tmp_path: Path) -> None:
         read_examples(tmp_path / "missing.jsonl")
 
 
+@pytest.mark.integration  # a real `ioa` process past its heavy imports
 def test_train_student_command_rejects_missing_data_in_one_line(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "ioa", "train-student", "--data", str(tmp_path / "none.jsonl"), "--out", str(tmp_path)],

@@ -22,6 +22,7 @@ from ioa.student_train.model import student_dtype
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
+@pytest.mark.integration  # dequantizes, trains and exports a real GGUF student
 def test_gguf_student_loads_dequantized_trains_and_exports(tokenizer_dir: Path, tmp_path: Path) -> None:
     gguf_file = write_tiny_gguf(tmp_path / "tiny.gguf")
     cfg = StudentConfig(model=str(gguf_file))
