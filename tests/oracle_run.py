@@ -13,17 +13,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from conftest import SMALL as CONFTEST_SMALL
+
 SMALL = [
-    "student.hidden_size=64",
-    "student.num_layers=2",
-    "student.num_heads=2",
-    "student.intermediate_size=128",
-    "domain.probes_per_module=3",
+    *CONFTEST_SMALL,
     "synthesis.examples_per_module=2",
     "adapter.practice_per_example=4",
-    "budget.max_rounds=2",
-    "budget.min_batch=1",
-    "budget.max_teach_attempts=1",
     "training.epochs=3",
     "training.batch_size=4",
     "observability.report=false",
