@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from ioa import rules
-from ioa.bench.oracle import OracleTeacher, TaskBook, expression_steps, worked_steps
+from ioa.bench.oracle import OracleTeacher, TaskBook
 from ioa.bench.strategies import STRATEGIES
 from ioa.bench.trial import CappedTeacher, spread
 from ioa.config import Config, load_config
 from ioa.domains import get_domain
+from ioa.domains.steps import expression_steps, worked_steps
 from ioa.graph.ablations import verbatim_target
 
 

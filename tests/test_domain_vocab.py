@@ -8,10 +8,10 @@ import pytest
 from student_helpers import TINY
 from transformers import AutoTokenizer
 
-from ioa.bench.oracle import worked_steps
 from ioa.bench.student_vocab import domain_tokenizer
 from ioa.config import StudentConfig, TrainingConfig
 from ioa.domains import get_domain
+from ioa.domains.steps import worked_steps
 from ioa.graph.ablations import verbatim_target
 from ioa.student_train import Example, format_prompt, generate_answers, load_student, train_student
 

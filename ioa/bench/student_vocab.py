@@ -7,8 +7,8 @@ from pathlib import Path
 
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
-from ioa.bench.oracle import worked_steps
 from ioa.domains.base import Domain
+from ioa.domains.steps import worked_steps
 from ioa.graph.ablations import verbatim_target
 from ioa.student_train.domain_vocab import cut_tokenizer
 from ioa.student_train.generate import format_prompt

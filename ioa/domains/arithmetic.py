@@ -22,7 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ioa.domains.arithmetic_check import verify_new_question
 from ioa.domains.base import AnswerKind, ModuleSpec, Task, extract_answer
+from ioa.domains.lesson import Lesson, StyleExample, Verdict
+from ioa.domains.steps import STEP_WRITERS, worked_steps
 from ioa.errors import RuntimeFailure, UsageError
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -251,6 +254,24 @@ class ArithmeticDomain:
         # Exact or nothing: the default score_answer gives partial credit when the reference
         # is a substring ("2" in "12"), calendar_arithmetic 0.1 for any wrong weekday.
         return 1.0 if reward >= 1.0 else 0.0
+
+    def lesson(self, module_id: str, level: int) -> Lesson:
+        """The level's knobs as its size cap, the module's description as its complexity cap, and two generator
+        exercises with procedural worked solutions as style references (never probes: they come from the
+        exercise stream)."""
+        recipe = self._recipe(module_id)
+        knobs = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in recipe.levels[level].items())
+        references = tuple(
+            StyleExample(t.question, worked_steps(t), t.answer)
+            for t in self._draw(recipe, level, 2, ("references",), probe=False)
+            if t.entry.get("metadata", {}).get("source_dataset") in STEP_WRITERS
+        )
+        return Lesson(items=(), size_cap=knobs, complexity_cap=recipe.spec.description, references=references)
+
+    def verify(self, module_id: str, problem: str, steps: str, answer: str) -> Verdict:
+        """A teacher-written question checked by computing its answer (``ioa.domains.arithmetic_check``)."""
+        self._recipe(module_id)
+        return verify_new_question(module_id, problem, answer)
 
     # --- helpers ------------------------------------------------------------------------
 

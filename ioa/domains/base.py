@@ -10,7 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from ioa.domains.lesson import Lesson, Verdict
 
 AnswerKind = Literal["number", "word", "text"]
 
@@ -63,6 +66,14 @@ class Domain(Protocol):
 
     def score(self, task: Task, answer: str) -> float:
         """0..1 for a free-text answer (the final answer is extracted first)."""
+        ...
+
+    def lesson(self, module_id: str, level: int) -> Lesson:
+        """What a synthesis request for ``module_id`` at ``level`` names: its items, caps and style references."""
+        ...
+
+    def verify(self, module_id: str, problem: str, steps: str, answer: str) -> Verdict:
+        """The domain checker's judgement of a teacher-written exercise; ``ok=None`` when it cannot score it."""
         ...
 
 

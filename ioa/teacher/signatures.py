@@ -37,6 +37,43 @@ class SimplifyForStudent(dspy.Signature):
     simplified_steps: str = dspy.OutputField()
 
 
+class SynthesizeExercises(dspy.Signature):
+    """You are a patient tutor. Write new practice exercises on the skill, at the given level, inside its size
+    and complexity caps, teaching the listed items when items are given. Give each exercise a Problem, its
+    Steps, the Answer and a Check of the answer. For a beginner: a concrete example before the rule, small
+    steps, the smallest instances first, the same step form every time, plain words and short sentences."""
+
+    skill: str = dspy.InputField(desc="the knowledge module and what it is about")
+    prerequisites: str = dspy.InputField(desc="what the student learnt before this skill")
+    level: str = dspy.InputField(desc="the difficulty level to write at")
+    size_cap: str = dspy.InputField(desc="how big an instance may be")
+    complexity_cap: str = dspy.InputField(desc="how much one exercise may ask")
+    student: str = dspy.InputField(desc="how the student does on this skill compared with you")
+    items: str = dspy.InputField(desc="what to teach")
+    count: int = dspy.InputField(desc="how many exercises to write")
+    exercises: str = dspy.OutputField(desc="each exercise as Problem:, Steps:, Answer: and Check: lines")
+
+
+class SynthesizeRemedial(SynthesizeExercises):
+    """You are a patient tutor. The student got the exercises below wrong. Write new exercises aimed only at
+    those mistakes: smaller and simpler than before, below the level's caps, teaching the listed items. Give
+    each exercise a Problem, its Steps, the Answer and a Check of the answer. For a beginner: a concrete example
+    before the rule, small steps, the smallest instances first, the same step form every time, plain words and
+    short sentences."""
+
+    mistakes: str = dspy.InputField(desc="questions the student got wrong, with its wrong answers")
+
+
+class SynthesizeBridging(SynthesizeExercises):
+    """You are a patient tutor. The student has just mastered the skill it already knows. Write new exercises
+    exactly one step harder, on the skill to learn, and start each solution from what the student already
+    knows. Give each exercise a Problem, its Steps, the Answer and a Check of the answer. For a beginner: a
+    concrete example before the rule, small steps, the smallest instances first, the same step form every time,
+    plain words and short sentences."""
+
+    mastered: str = dspy.InputField(desc="the nearest skill the student has mastered")
+
+
 class RespondToInstruction(dspy.Signature):
     """Follow the instruction. Reply with the response only, in a few sentences at most."""
 
