@@ -18,7 +18,7 @@ from conftest import SMALL as CONFTEST_SMALL
 SMALL = [
     *CONFTEST_SMALL,
     "synthesis.examples_per_module=2",
-    "adapter.practice_per_example=4",
+    "adapter.checker_practice_per_example=4",
     "training.epochs=3",
     "training.batch_size=4",
     "observability.report=false",

@@ -100,14 +100,14 @@ def test_ablation_switches_default_on_and_strategies_are_registered():
 def test_trials_take_the_bench_settings_and_hold_practice_off_unless_every_strategy_gets_it():
     from ioa.bench.runner import trial_config
 
-    config = Config()
+    config = Config.model_validate({"adapter": {"checker_practice_per_example": 5}})
     trial = trial_config(config, 1, 5e-4)
-    assert trial.adapter.practice_per_example == 0
+    assert trial.adapter.checker_practice_per_example == 0
     assert (trial.student.init_seed, trial.training.lr, trial.training.epochs) == (1, 5e-4, config.bench.epochs)
     assert trial.rules.schedule == config.bench.schedule == "frontier" != config.rules.schedule
     assert trial.domain.probes_per_module == config.bench.diagnostic_probes_per_module
     on = config.model_copy(update={"bench": config.bench.model_copy(update={"practice": True})})
-    assert trial_config(on, 1, 5e-4).adapter.practice_per_example == config.adapter.practice_per_example
+    assert trial_config(on, 1, 5e-4).adapter.checker_practice_per_example == 5
 
 
 def _addition_only(trial) -> None:

@@ -102,7 +102,8 @@ GYM = (
 def test_a_reasoning_gym_run_forks_and_the_fork_completes(tokenizer_dir, tmp_path, monkeypatch) -> None:
     for name, replacement in runner_patches(tokenizer_dir).items():
         monkeypatch.setattr(runner, name, replacement)
-    config = load_config(None, [*SMALL, "budget.max_rounds=1", "adapter.practice_per_example=0", GYM], environ={})
+    no_practice = "adapter.checker_practice_per_example=0"
+    config = load_config(None, [*SMALL, "budget.max_rounds=1", no_practice, GYM], environ={})
     summary = run(config, tmp_path / "gym", progress=False)
     assert summary["status"] == "completed"
     assert {m["id"] for m in summary["modules"]} == {"numbers/basic", "counting/legs"}

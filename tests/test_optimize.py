@@ -37,7 +37,13 @@ from ioa.teacher.client import ChatTeacher
 from ioa.teacher.signatures import WriteWorkedSolution
 from ioa.traces import Tracer, read_traces
 
-SMALL = ["optimize.train_size=6", "optimize.dev_size=4", "optimize.student_exercises=2", "teacher.max_concurrency=1"]
+SMALL = [
+    "domain.name=arithmetic",  # the exercises these tests optimize on are arithmetic, scored by reasoning-gym
+    "optimize.train_size=6",
+    "optimize.dev_size=4",
+    "optimize.student_exercises=2",
+    "teacher.max_concurrency=1",
+]
 NEW_INSTRUCTION = "Solve it in tiny steps and finish with the number alone."
 
 
@@ -201,7 +207,7 @@ def test_swapped_in_program_shows_its_instructions_and_demos_in_the_run_traces(t
     program.demos = [dspy.Example(skill="add", exercise="What is 2 + 5?", steps="2 + 5 = 7", answer="7")]
     path = tmp_path / "worked.json"
     program.save(str(path))
-    cfg = load_config(None, [f"teacher.programs.worked_solution={path}"], environ={})
+    cfg = load_config(None, ["domain.name=arithmetic", f"teacher.programs.worked_solution={path}"], environ={})
     chat = SolverChat(answers={"What is 3 + 4?": "7"}, requests=[])
     teacher = ChatTeacher(chat, cfg.teacher, Tracer(tmp_path / "traces.jsonl"))
     [pred] = teacher.run("worked_solution", [{"skill": "add", "exercise": "What is 3 + 4?"}], round=1, node="teach")
@@ -239,7 +245,7 @@ def test_answer_probe_is_scored_by_verification_alone(cfg, tmp_path):
 @pytest.mark.parametrize(
     ("program", "optimizer", "out", "message"),
     [
-        ("simplify", "bootstrap", "x.json", "cannot be optimized"),
+        ("rewrite_solution", "bootstrap", "x.json", "cannot be optimized"),
         ("worked_solution", "copro", "x.json", "unknown optimizer"),
         ("worked_solution", "bootstrap", "x.pkl", "must be a .json"),
     ],
@@ -261,7 +267,7 @@ def test_cli_prints_before_and_after_and_saves(cfg, tmp_path, monkeypatch):
         yield solver_for(config)
 
     monkeypatch.setattr(command, "_endpoint_chat", fake_endpoint)
-    monkeypatch.setattr(command, "_student_answerer", lambda config: clueless)
+    monkeypatch.setattr(command, "_student_answerer", lambda config, domain, tasks: clueless)
     args = ["optimize-prompts", "--program", "worked_solution", "--optimizer", "bootstrap", "--budget", "4"]
     args += ["--out", str(tmp_path / "w.json"), "--quiet"] + [x for s in SMALL for x in ("--set", s)]
     result = CliRunner().invoke(app, args)

@@ -32,10 +32,10 @@ def trial_config(config: Config, seed: int, lr: float) -> Config:
 
     The bench section's epochs, diagnostic probes and schedule replace their `ioa run` counterparts.
     """
-    practice = config.adapter.practice_per_example if config.bench.practice else 0
+    practice = config.adapter.checker_practice_per_example if config.bench.practice else 0
     return config.model_copy(
         update={
-            "adapter": config.adapter.model_copy(update={"practice_per_example": practice}),
+            "adapter": config.adapter.model_copy(update={"checker_practice_per_example": practice}),
             "student": config.student.model_copy(update={"init_seed": seed}),
             "training": config.training.model_copy(update={"seed": seed, "lr": lr, "epochs": config.bench.epochs}),
             "domain": config.domain.model_copy(

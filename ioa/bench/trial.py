@@ -116,7 +116,7 @@ class Trial:
 
     def _practice(self, worked: list[Task], round_: int) -> list[Example]:
         """With bench.practice: the same checker-answered practice per worked example as the graph's adapter."""
-        per = self.config.adapter.practice_per_example
+        per = self.config.adapter.checker_practice_per_example
         if not per:
             return []
         counts: dict[tuple[str, int], int] = {}

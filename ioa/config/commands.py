@@ -98,9 +98,9 @@ class BenchConfig(Section):
     )
     practice: bool = Field(
         False,
-        description="Keep the adapter's checker-answered practice (adapter.practice_per_example) and give every "
-        "baseline the same practice per worked example; off, no strategy gets practice, so all train on the same "
-        "number of examples.",
+        description="Keep the adapter's checker-written practice (adapter.checker_practice_per_example, 0 by "
+        "default: set it too) and give every baseline the same practice per worked example; off, no strategy gets "
+        "practice, so all train on the same number of examples.",
     )
 
     @property

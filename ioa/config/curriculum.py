@@ -3,7 +3,7 @@ and the sandbox that runs untrusted code."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, model_validator
 
@@ -110,20 +110,49 @@ class SynthesisConfig(Section):
     answer_max_tokens: int = Field(32, gt=0, description="Completion token cap when answering probes.")
 
 
-class AdapterConfig(Section):
-    """The Knowledge Adapter."""
+AdapterStrategy = Literal[
+    "concrete_example_first", "small_steps", "small_instances_first", "one_step_template", "plain_words"
+]
+"""The Knowledge Adapter's five adaptation strategies (docs/design.md §6), each a named step of the adapter."""
 
+ADAPTER_STRATEGIES: tuple[str, ...] = get_args(AdapterStrategy)
+
+
+class AdapterConfig(Section):
+    """The Knowledge Adapter: verification, the five adaptation strategies, the length budget, de-duplication."""
+
+    strategies: list[AdapterStrategy] = Field(
+        default_factory=lambda: list(ADAPTER_STRATEGIES),
+        description="The adaptation steps applied to what the student trains on: concrete_example_first (the "
+        "concrete instance before the rule), small_steps (one idea per line), small_instances_first (drop "
+        "exercises above the level's size, smallest first), one_step_template ('Step 1: ...' lines, then "
+        "'Answer: X'), plain_words (no markdown or LaTeX, short sentences). Leave one out to switch it off.",
+    )
+    consistency_k: int = Field(
+        3,
+        ge=1,
+        description="Self-consistency: where the domain's checker cannot judge an exercise, this many independent "
+        "teacher solves (at the synthesis temperature) must all agree with its answer.",
+    )
+    max_sentence_words: int = Field(
+        16, ge=3, description="plain_words: a longer sentence fails the plain-words check and is rewritten."
+    )
     dedup_rouge: float = Field(0.9, gt=0, le=1, description="Drop an item this similar (ROUGE-L) to one kept.")
     target_token_share: float = Field(
-        0.5, gt=0, le=1, description="Share of the student's context one worked solution may use."
+        0.5,
+        gt=0,
+        le=1,
+        description="Share of the student's context one adapted solution may use, when the run states no "
+        "adapter budget of its own.",
     )
-    scaffold: bool = Field(True, description="Prefix a hint from the nearest mastered module (Chroma).")
-    practice_per_example: int = Field(
-        100,
+    scaffold: bool = Field(
+        True, description="Bridging exercises: prefix a 'Recall:' line from the nearest mastered module (Chroma)."
+    )
+    checker_practice_per_example: int = Field(
+        0,
         ge=0,
-        description="Practice exercises attached to each verified worked example: same module and level, "
-        "answered by the domain's checker. A small student needs repetition that teacher calls alone cannot "
-        "afford; 0 trains on the teacher's examples only.",
+        description="A supplement, off by default: checker-written practice rows ('Answer: X', source "
+        "'checker_practice') of the same module and level added per kept teacher example.",
     )
 
 

@@ -44,7 +44,7 @@ PROGRAM_TASKS: dict[str, ProgramTask] = {
         },
     ),
 }
-"""The optimizable teacher programs; ``simplify`` has no answer a checker could verify."""
+"""The optimizable teacher programs; the adapter's ``rewrite_solution`` has no task set to score it on."""
 
 
 # --- the metric: pure functions of numbers ----------------------------------------------

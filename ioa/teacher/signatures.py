@@ -27,14 +27,16 @@ class WriteWorkedSolution(dspy.Signature):
     answer: str = dspy.OutputField(desc="the final answer only")
 
 
-class SimplifyForStudent(dspy.Signature):
-    """Rewrite the worked solution for a very small student model: plain words, one idea per line,
-    small numbers first, at most the given number of words. Keep the same final answer."""
+class RewriteSolution(dspy.Signature):
+    """Rewrite the worked solution of the problem for a beginner, as the request says. Keep the problem and the
+    final answer exactly as they are: change only how the steps are written."""
 
-    exercise: str = dspy.InputField()
-    steps: str = dspy.InputField()
-    word_limit: int = dspy.InputField()
-    simplified_steps: str = dspy.OutputField()
+    problem: str = dspy.InputField()
+    solution: str = dspy.InputField(desc="the worked solution to rewrite")
+    final_answer: str = dspy.InputField(desc="the verified final answer, which must stay the same")
+    request: str = dspy.InputField(desc="what to change in the solution")
+    steps: str = dspy.OutputField(desc="the rewritten steps, one short sentence per line")
+    answer: str = dspy.OutputField(desc="the final answer only")
 
 
 class SynthesizeExercises(dspy.Signature):
@@ -133,7 +135,7 @@ class ClassifyTask(dspy.Signature):
 PROGRAMS: dict[str, type[dspy.Signature]] = {
     "answer_probe": AnswerProbe,
     "worked_solution": WriteWorkedSolution,
-    "simplify": SimplifyForStudent,
+    "rewrite_solution": RewriteSolution,
     "respond": RespondToInstruction,
     "write_code": WriteCode,
     "judge_answer": JudgeAnswer,
