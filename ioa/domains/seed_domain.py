@@ -2,13 +2,16 @@
 
 Its modules are unknown until the Identifier decomposes the seeds (``ioa.domains.decompose``);
 the decomposition is saved in the run directory, so a resumed run reloads it instead of asking
-the teacher again. Probes are the held-out seeds of a module, exercises its synthesis seeds
-(which the teacher then solves step by step), and answers are scored by the metric of the
-task's ``kind`` (``ioa.metrics``).
+the teacher again. Probes are the held-out seeds of a module, exercises its synthesis seeds,
+and answers are scored by the metric of the task's ``kind`` (``ioa.metrics``). For synthesis,
+a module's synthesis seeds are the teacher's style references (never its probes); a
+teacher-written code exercise is verified in the sandbox, and the other kinds by the
+teacher's self-consistency.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import random
@@ -18,9 +21,10 @@ from pathlib import Path
 from ioa.config import Config
 from ioa.domains.base import ModuleSpec, Task
 from ioa.domains.decomposition import Decomposition
+from ioa.domains.lesson import Lesson, StyleExample, Verdict
 from ioa.domains.seeds import SeedTask, load_seeds
 from ioa.errors import UsageError
-from ioa.metrics import choice_correct, code_correct, math_correct, text_correct
+from ioa.metrics import Kind, choice_correct, code_correct, extract_code, math_correct, text_correct
 from ioa.rundir import write_json
 
 DECOMPOSITION = "data/decomposition.json"
@@ -28,6 +32,36 @@ DECOMPOSITION = "data/decomposition.json"
 
 Judge = Callable[[str, str, str], float]
 """(question, reference, answer) -> 0..1: the optional teacher judge for text tasks."""
+
+REFERENCES = 2
+"""Synthesis seeds shown to the teacher as style references per request."""
+
+
+def exercise_code(steps: str, answer: str) -> str:
+    """The Python of a teacher-written code exercise: its answer's code, else the code in its steps."""
+    for text in (answer, steps):
+        code = extract_code(text).strip()
+        if "def " in code:
+            return code
+    return ""
+
+
+def called_functions(code: str) -> set[str]:
+    """Names of the plain functions that ``code`` calls (what a test exercises); empty when it does not parse."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return set()
+    return {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+
+
+def defined_functions(code: str) -> set[str]:
+    """Names of the functions ``code`` defines at its top level; empty when it does not parse."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return set()
+    return {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
 
 
 class SeedDomain:
@@ -117,6 +151,55 @@ class SeedDomain:
             return self.judge(task.question, seed.reference, answer)
         return text_correct(seed.reference, answer, self.config.metric.rouge_correct)
 
+    # --- synthesis ----------------------------------------------------------------------
+
+    def lesson(self, module_id: str, level: int) -> Lesson:
+        """The module's synthesis seeds as style references (never its probes), and caps read off them."""
+        seeds = [self.seeds[i] for i in self._indices(self._synthesis, module_id)]
+        spec = next(m for m in self.modules if m.id == module_id)
+        longest = max((len(s.question.split()) for s in seeds), default=0)
+        return Lesson(
+            items=(),
+            size_cap=f"problems of at most {longest} words, like the examples" if longest else "small problems",
+            complexity_cap=f"one skill only: {spec.description}",
+            references=tuple(_reference(s) for s in seeds[:REFERENCES]),
+        )
+
+    def verify(self, module_id: str, problem: str, steps: str, answer: str) -> Verdict:
+        """A code exercise: its code against the tests of the synthesis seeds whose function it defines, in the
+        sandbox (``ok=None`` when no seed's function matches: the teacher's own tests then decide). Other kinds
+        have no checker for a new question: ``ok=None``, and self-consistency decides.
+
+        The entry names the kind, so that the adapter knows to run the teacher's tests of a code exercise.
+        """
+        kind = self.kind(module_id)
+        if kind != "code":
+            return Verdict(None, f"no checker for a new {kind} question", {"kind": kind})
+        code = exercise_code(steps, answer)
+        defined = defined_functions(code)
+        if not defined:
+            return Verdict(False, "no Python function that parses in the answer", {"kind": kind})
+        entry = {"kind": kind, "functions": sorted(defined)}
+        seeds = [s for s in (self.seeds[i] for i in self._synthesis[module_id]) if _entry_points(s) & defined]
+        if not seeds:
+            return Verdict(None, "no seed calls these functions: the teacher's tests decide", entry)
+        for seed in seeds:
+            if not code_correct(code, seed.tests, self.config.sandbox):
+                return Verdict(False, f"fails the tests of seed line {seed.line}", {**entry, "seed_line": seed.line})
+        lines = [s.line for s in seeds]
+        return Verdict(True, f"passes the tests of {len(seeds)} seed(s)", {**entry, "seed_lines": lines})
+
+    def kind(self, module_id: str) -> Kind:
+        """The task kind of a module: that of most of its seeds."""
+        kinds = [self.seeds[i].kind for i in self._indices(self._synthesis, module_id) + self._probes[module_id]]
+        return max(sorted(set(kinds)), key=kinds.count) if kinds else "text"
+
+    def reference_task(self, module_id: str, problem: str, answer: str) -> Task:
+        """A task whose reference is ``answer``: how the module's metric judges whether two answers agree."""
+        category = module_id.split("/")[0]
+        seed = SeedTask(instruction=problem, reference=answer, category=category, kind=self.kind(module_id))
+        return Task(module_id, 0, problem, answer, seed.model_dump(mode="json"))
+
     # --- helpers ------------------------------------------------------------------------
 
     def _indices(self, table: dict[str, list[int]], module_id: str) -> list[int]:
@@ -129,3 +212,17 @@ class SeedDomain:
         # For code the tests are the reference; the answer field shows them to the adapter's budget.
         reference = s.reference or s.tests
         return Task(module_id, 0, s.question, reference, s.model_dump(mode="json"))
+
+
+def _entry_points(seed: SeedTask) -> set[str]:
+    """The functions a code seed's tests exercise: its entry point, else what its tests call."""
+    return {seed.entry_point} if seed.entry_point else called_functions(seed.tests)
+
+
+def _reference(seed: SeedTask) -> StyleExample:
+    """A synthesis seed as a style reference: its question and reference; a code seed's check is its tests."""
+    if seed.kind == "code":
+        name = seed.entry_point or "the function"
+        answer = seed.reference or f"the code of {name}"
+        return StyleExample(seed.question, f"Write {name} in Python.", answer, seed.tests)
+    return StyleExample(seed.question, "", seed.reference)

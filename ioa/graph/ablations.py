@@ -10,6 +10,8 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from ioa import rules
+from ioa.adapter.draft import Draft, draft_of
+from ioa.adapter.pipeline import synthesis_records
 from ioa.agents.adapter import adapted_file
 from ioa.context import Services
 from ioa.rundir import read_jsonl, write_jsonl
@@ -57,30 +59,45 @@ def plan_without_organizer(state: IOAState, runtime: Runtime[Services]) -> dict[
 
 
 def pass_through_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
-    """No Adapter: every worked solution the teacher returned becomes a training example, verbatim."""
+    """No Adapter: every exercise the teacher wrote trains the student verbatim, unverified and untransformed."""
     svc = runtime.context
     round_, attempt = state.round + 1, state.teach_attempts - 1
     raw = read_jsonl(svc.run_dir.resolve(state.teach_files[-1]))
+    drafts = [draft_of(r) for r in raw]
     rows = [
         {
-            "module": r["module"],
-            "level": r["level"],
-            "prompt": r["question"],
-            "target": verbatim_target(r["steps"], r["teacher_answer"]),
-            "mode": r["mode"],
+            "module": d.module,
+            "level": d.level,
+            "mode": d.mode,
+            "prompt": d.problem,
+            "target": verbatim_target(d.row["steps"], d.answer),
+            "source": "teacher",
+            "verified_by": None,
+            "entry": {},
+            "steps_applied": [],
         }
-        for r in raw
-        if r["teacher_answer"] is not None
+        for d in drafts
+        if isinstance(d, Draft)
     ]
     path = adapted_file(round_, attempt)
     write_jsonl(svc.run_dir.resolve(path), rows)
+    malformed = [(r, d) for r, d in zip(raw, drafts, strict=True) if not isinstance(d, Draft)]
+    records = synthesis_records(round_, [d for d in drafts if isinstance(d, Draft)], malformed)
     svc.tracer.event(
-        round=round_, node="adapt", agent="adapter", kind="adaptation", summary=f"off: kept {len(rows)}/{len(raw)}"
+        round=round_,
+        node="adapt",
+        agent="adapter",
+        kind="adaptation",
+        summary=f"off: kept {len(rows)}/{len(raw)} verbatim, unverified",
+        counts={"rows": len(raw), "verified": 0, "kept": len(rows), "checker_practice": 0},
+        dropped={"malformed": len(malformed)} if malformed else {},
+        file=path,
     )
     return {
         "batch": [path],
         "batch_examples": state.batch_examples + len(rows),
         "usage": {"adapter_dropped": len(raw) - len(rows)},
+        "synthesis": records,
     }
 
 
