@@ -50,7 +50,9 @@ def test_strong_model_output_becomes_plain_templated_verified_targets(harness: H
         {"round": 1, "module": "capitals", "verified": 1, "kept": 1, "dropped": {}},
         {"round": 1, "module": "plural/es", "verified": 1, "kept": 1, "dropped": {"verification_failed": 1}},
     ]
-    assert out.update["usage"] == {"adapter_dropped": 1} and out.update["batch_examples"] == 2
+    assert out.update["usage"]["adapter_dropped"] == 1 and out.update["batch_examples"] == 2
+    # The adapter's own teacher calls (here one plain-words rewrite) count against the run's teacher budget.
+    assert out.update["usage"]["teacher_calls"] == harness.model.requests["rewrite_solution"] == 1
 
 
 def test_the_trace_shows_each_example_before_and_after_each_step(harness: Harness) -> None:

@@ -66,6 +66,7 @@ def test_self_consistency_through_the_chat_client_keeps_only_agreeing_answers(ha
     assert out.dropped() == {spiders["problem"]: "not_self_consistent", unknown["problem"]: "not_self_consistent"}
     # k independent solves each: distinct draws, none served from a cache.
     assert harness.model.asked == {ducks["problem"]: 3, spiders["problem"]: 3, unknown["problem"]: 3}
+    assert out.update["usage"]["teacher_calls"] == 9
     spider_event = next(e for e in out.examples if e["problem"] == spiders["problem"])
     assert "2/3" in spider_event["why"] and "18" in spider_event["why"]
 

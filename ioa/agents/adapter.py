@@ -51,6 +51,7 @@ def adapt_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
 
     budget = adapter_budget(state, svc, tokenizer, [d.problem for d in drafts])
     ad = Adaptation(svc, round_, attempt, budget, count_tokens)
+    before = svc.teacher.snapshot()
     earlier = [r for f in state.batch for r in read_jsonl(svc.run_dir.resolve(f))]
     kept_texts = [f"{r['prompt']}\n{r['target']}" for r in earlier if r.get("source") != PRACTICE_SOURCE]
     kept = [training_row(d) for d in adapt(drafts, ad, kept_texts)]
@@ -60,12 +61,9 @@ def adapt_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
     trace_drafts(ad, drafts, malformed)
     records = synthesis_records(round_, drafts, malformed)
     _summarize(ad, len(raw), kept, len(rows) - len(kept), records, path)
-    return {
-        "batch": [path],
-        "batch_examples": state.batch_examples + len(rows),
-        "usage": {"adapter_dropped": len(raw) - len(kept)},
-        "synthesis": records,
-    }
+    # The adapter's own teacher calls (self-consistency, rewrites) count against the run's teacher budget.
+    usage = {**svc.teacher.usage_since(before), "adapter_dropped": len(raw) - len(kept)}
+    return {"batch": [path], "batch_examples": state.batch_examples + len(rows), "usage": usage, "synthesis": records}
 
 
 def _summarize(
