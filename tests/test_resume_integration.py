@@ -12,19 +12,23 @@ import json
 import signal
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 import pytest
 from conftest import SMALL
-from kill_harness import POINTS, TIMEOUT_S, Kill, kill_at, read_mastery
-
-from ioa.traces import read_traces
+from kill_harness import POINTS, TIMEOUT_S, Kill, kill_at
+from resume_checks import (
+    CHECK_RUN,
+    assert_finished_nodes_ran_once,
+    assert_mastery_rows_once,
+    assert_rounds_trained_once,
+    assert_teacher_paid_once,
+    check_run,
+)
+from resume_checks import events_of as _events
 
 pytestmark = pytest.mark.integration
 
-CHECK_RUN = Path(__file__).resolve().parents[2] / "shared/tools/check_run.py"
-"""A developer tool in ../shared, beside the repository, when there is one."""
 OVERRIDES = [
     *SMALL,
     # One round holds every kill point; short teacher replies and no report keep six processes to a few minutes.
@@ -49,10 +53,6 @@ def crashed(tmp_path_factory) -> tuple[Path, dict[str, Kill], subprocess.Complet
         ["nice", "-n", "10", sys.executable, "-m", "ioa", *args], capture_output=True, text=True, timeout=TIMEOUT_S
     )
     return run_dir, kills, final
-
-
-def _events(events: list[dict], node: str, kind: str, round_: int = 1) -> list[dict]:
-    return [e for e in events if e["node"] == node and e["kind"] == kind and e["round"] == round_]
 
 
 def test_every_kill_was_a_sigkill_at_its_point(crashed):
@@ -87,33 +87,18 @@ def test_the_last_resume_completes(crashed):
 @pytest.mark.skipif(not CHECK_RUN.exists(), reason=f"{CHECK_RUN} is a developer tool outside the repository")
 def test_check_run_accepts_the_resumed_run(crashed):
     run_dir, _, _ = crashed
-    out = subprocess.run(
-        [sys.executable, str(CHECK_RUN), str(run_dir), "--min-improved", "0"], capture_output=True, text=True
-    )
+    out = check_run(run_dir)
     assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_nodes_finished_before_a_kill_are_not_run_again(crashed):
     run_dir, _, _ = crashed
-    events = read_traces(run_dir / "traces.jsonl")
-    assert len(_events(events, "identify", "identify", 0)) == 1
-    assert len(_events(events, "adapt", "adaptation")) == 1  # committed before the kill between adapt and train
-    assert len(_events(events, "teach", "synthesis")) == 1
-    assert len(_events(events, "diagnose", "diagnosis")) == 1
+    assert_finished_nodes_ran_once(run_dir)  # adapt's event was committed before the kill between adapt and train
 
 
 def test_no_training_round_is_applied_twice(crashed):
     run_dir, kills, _ = crashed
-    summary = json.loads((run_dir / "summary.json").read_text())
-    rounds = list(range(1, summary["rounds"] + 1))
-    assert [t["round"] for t in summary["training"]] == rounds
-    training = [e for e in read_traces(run_dir / "traces.jsonl") if e["kind"] == "training"]
-    assert [e["round"] for e in training] == rounds
-    assert summary["student"]["checkpoint"] == f"student/round_{rounds[-1]}"
-    assert {p.name for p in (run_dir / "student").iterdir()} == {*(f"round_{r}" for r in rounds), "final"}
-    for t in summary["training"]:
-        hparams = json.loads((run_dir / f"student/round_{t['round']}/hparams.json").read_text())
-        assert hparams["result"]["steps"] == t["steps"]
+    summary = assert_rounds_trained_once(run_dir)
     # Round 1 was killed after its first step and again after its checkpoint was saved. Training is seeded, so
     # the round that counted started from the initial weights exactly as the killed ones did: had a resume
     # trained on top of the saved round_1 (a round applied twice), its first loss would be that run's last.
@@ -126,28 +111,14 @@ def test_no_training_round_is_applied_twice(crashed):
 
 def test_teacher_requests_paid_before_a_kill_come_from_the_cache(crashed):
     run_dir, kills, _ = crashed
-    events = read_traces(run_dir / "traces.jsonl")
-    requests = [e for e in events if e["agent"] == "teacher" and "item" in e]
-    # Every request (item and parse attempt) is paid at most once over the five processes.
-    paid = Counter((e["item"], e["attempt"]) for e in requests if e["calls"])
-    assert paid and max(paid.values()) == 1, [k for k, n in paid.items() if n > 1]
-    # The teach node killed mid-way was run again; what it had paid for came back from the cache.
-    before = kills["teach"].events
-    assert events[: len(before)] == before  # traces.jsonl is only ever appended to
-    paid_before = {(e["item"], e["attempt"]) for e in before if e["node"] == "teach" and e.get("calls")}
-    replayed = {(e["item"], e["attempt"]) for e in events[len(before) :] if e.get("cache_hits") and not e["calls"]}
-    assert paid_before and paid_before <= replayed
-    summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["teacher"]["cache_hits"] >= len(paid_before)
-    assert summary["teacher"]["calls"] == sum(e["calls"] for e in requests)  # the killed processes' calls count
+    # Over the five processes; the teach node killed mid-way was run again, its paid requests from the cache.
+    assert_teacher_paid_once(run_dir, kills["teach"].events)
 
 
 def test_summary_agrees_with_mastery_csv(crashed):
     run_dir, kills, _ = crashed
     summary = json.loads((run_dir / "summary.json").read_text())
-    rows = read_mastery(run_dir)
-    assert Counter((r["round"], r["module"]) for r in rows).most_common(1)[0][1] == 1
-    assert sorted({int(r["round"]) for r in rows}) == list(range(summary["rounds"] + 1))
+    rows = assert_mastery_rows_once(run_dir)
     last, first = str(summary["rounds"]), "0"
     for m in summary["modules"]:
         at = {r["round"]: r for r in rows if r["module"] == m["id"]}
