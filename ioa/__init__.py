@@ -2,8 +2,10 @@
 
 Python API (what notebooks use)::
 
-    from ioa import Config, build_graph, run
+    from ioa import Config, build_graph, run, stream
     summary = run(Config(), run_dir="runs/first")
+    for event in stream(Config(), "runs/second"):   # progress events while it runs (ioa.events)
+        print(event.line())
 
     from ioa import fork, history, resume, write_report
     checkpoints = history("runs/first")           # newest first
@@ -16,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Config", "build_graph", "fork", "history", "load_config", "resume", "run", "write_report"]
+__all__ = ["Config", "build_graph", "fork", "history", "load_config", "resume", "run", "stream", "write_report"]
 
 _EXPORTS = {
     "Config": "ioa.config",
@@ -24,6 +26,7 @@ _EXPORTS = {
     "build_graph": "ioa.graph.build",
     "run": "ioa.graph.runner",
     "resume": "ioa.graph.runner",
+    "stream": "ioa.graph.runner",
     "history": "ioa.run_history",
     "fork": "ioa.run_history",
     "write_report": "ioa.report",

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ioa.config import Config
-from ioa.progress import RunProgress
+from ioa.events import Reporter
 from ioa.rundir import RunDir
 from ioa.traces import Tracer
 
@@ -30,7 +30,8 @@ class Services:
     memory: ConceptMemory
     tracer: Tracer
     tokenizer_dir: Path
-    progress: RunProgress = field(default_factory=lambda: RunProgress(enabled=False))
+    progress: Reporter = field(default_factory=Reporter)
+    """Where nodes report progress (ioa/events.py); the default drops every report."""
     student_endpoint: StudentEndpoint | None = None
     """Answers probes for the student when ``student.eval_base_url`` is set; None answers in process."""
     _student: Student | None = None

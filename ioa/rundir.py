@@ -139,8 +139,11 @@ class RunDir:
         return self.root / rel
 
     @classmethod
-    def create(cls, root: Path, config_yaml: str) -> RunDir:
-        """A fresh run directory; refuses one that already holds a run, so nothing is overwritten."""
+    def create(cls, root: Path, config_yaml: str, run_id: str | None = None) -> RunDir:
+        """A fresh run directory; refuses one that already holds a run, so nothing is overwritten.
+
+        ``run_id`` is the LangGraph thread id; LangGraph Server passes its own thread's, ``ioa run`` makes one.
+        """
         rd = cls(root)
         if rd.meta.exists():
             raise UsageError(
@@ -152,7 +155,8 @@ class RunDir:
         rd.data.mkdir(exist_ok=True)
         rd.student.mkdir(exist_ok=True)
         atomic_write(rd.config, config_yaml)
-        write_json(rd.meta, {"run_id": f"run-{uuid.uuid4().hex[:12]}", "format_version": FORMAT_VERSION})
+        run_id = run_id or f"run-{uuid.uuid4().hex[:12]}"
+        write_json(rd.meta, {"run_id": run_id, "format_version": FORMAT_VERSION})
         return rd
 
     @classmethod

@@ -29,4 +29,12 @@ if [ -n "$extra" ] && [ ! -x /usr/bin/chromium ]; then
         echo "note: /usr/bin/chromium is missing; as root: apt-get update && apt-get install -y chromium" >&2
     fi
 fi
+# The Postgres checkpoint test starts its own PostgreSQL server from Debian's package (needs root, as in CI).
+if [ -n "$extra" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    else
+        echo "note: PostgreSQL is missing; as root: apt-get update && apt-get install -y postgresql" >&2
+    fi
+fi
 echo "installed: $(.venv/bin/ioa --help >/dev/null && echo ioa ready in .venv)"

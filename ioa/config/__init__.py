@@ -19,7 +19,7 @@ from ioa.config.curriculum import (
 )
 from ioa.config.load import ENV_PREFIX, describe_validation_error, load_config
 from ioa.config.models import StudentConfig, TeacherConfig, TrainingConfig
-from ioa.config.run import Config, ObservabilityConfig
+from ioa.config.run import CheckpointerConfig, Config, ObservabilityConfig
 
 __all__ = [
     "ENV_PREFIX",
@@ -27,6 +27,7 @@ __all__ = [
     "AblationConfig",
     "AdapterConfig",
     "BenchConfig",
+    "CheckpointerConfig",
     "BudgetConfig",
     "Config",
     "DomainConfig",

@@ -80,10 +80,15 @@ def load_config(
     path: str | Path | None = None,
     overrides: list[str] | None = None,
     environ: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
 ) -> Config:
-    """Resolve file -> environment -> ``key=value`` overrides into one validated Config."""
+    """Resolve file -> environment -> ``values`` (sections of inline values, as a LangGraph Server request sends
+    them) -> ``key=value`` overrides into one validated Config."""
     tree = _read_file(Path(path)) if path else {}
     tree = _merge(tree, _env_overrides(dict(os.environ) if environ is None else environ))
+    if values is not None and not isinstance(values, dict):
+        raise UsageError("inline config values must be a mapping of sections")
+    tree = _merge(tree, values or {})
     for item in overrides or []:
         key, value = _parse_assignment(item)
         _set_dotted(tree, key, value)

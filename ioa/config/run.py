@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 import yaml
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ioa.config.commands import AblationConfig, BenchConfig, OptimizeConfig
 from ioa.config.curriculum import (
@@ -31,6 +33,28 @@ class ObservabilityConfig(Section):
     report: bool = Field(True, description="Write report.html and plots/ into the run directory when a run ends.")
 
 
+class CheckpointerConfig(Section):
+    """Where `ioa run` keeps the LangGraph checkpoints that `ioa resume` continues from (docs/deploy.md)."""
+
+    backend: Literal["sqlite", "postgres"] = Field(
+        "sqlite",
+        description="sqlite: RUN_DIR/checkpoints.sqlite; postgres: the database whose DSN is in the variable dsn_env "
+        "(langgraph-checkpoint-postgres). On LangGraph Server the server's own checkpointer holds them instead.",
+    )
+    dsn_env: str = Field(
+        "IOA_POSTGRES_DSN",
+        min_length=1,
+        description="The NAME of the environment variable holding the Postgres DSN, so the DSN (and its password) "
+        "stays out of config.yaml.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        # `checkpointer: postgres` (or --set checkpointer=postgres) names the backend alone.
+        return {"backend": data} if isinstance(data, str) else data
+
+
 class Config(Section):
     """The resolved configuration of one run; written as config.yaml into the run directory."""
 
@@ -48,6 +72,7 @@ class Config(Section):
     optimize: OptimizeConfig = Field(default_factory=OptimizeConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    checkpointer: CheckpointerConfig = Field(default_factory=CheckpointerConfig)
 
     def to_yaml(self) -> str:
         """Serialised for config.yaml; holds no secret because keys live only in the environment."""
