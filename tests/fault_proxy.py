@@ -79,14 +79,30 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakeOpenAIServer:
-    """Answers every chat completion with ``reply(messages)``; counts and times the requests."""
+    """Answers every chat completion with ``reply(messages)``; counts and times the requests.
 
-    def __init__(self, reply: Callable[[list[dict[str, Any]]], str] = lambda messages: "answer: 42") -> None:
+    ``models`` are listed at ``GET /v1/models``; without them that route is missing, as on a server that keeps no
+    list (the run's preflight then checks only that the server answers).
+    """
+
+    def __init__(
+        self,
+        reply: Callable[[list[dict[str, Any]]], str] = lambda messages: "answer: 42",
+        models: tuple[str, ...] | None = None,
+    ) -> None:
         self.reply = reply
+        self.models = models
         self.request_times: list[float] = []
         outer = self
 
         class Handler(_Handler):
+            def do_GET(self) -> None:
+                if outer.models is None or not self.path.endswith("/models"):
+                    self._send(404, json.dumps({"error": {"message": f"no route {self.path}"}}).encode())
+                    return
+                listing = {"object": "list", "data": [{"id": m, "object": "model"} for m in outer.models]}
+                self._send(200, json.dumps(listing).encode())
+
             def do_POST(self) -> None:
                 request = json.loads(self._body())
                 outer.request_times.append(time.monotonic())

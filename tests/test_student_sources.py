@@ -17,7 +17,6 @@ from ioa.config import StudentConfig, TrainingConfig
 from ioa.errors import UsageError
 from ioa.student_train import Student, generate_answers, load_student, train_student
 from ioa.student_train.export import export_student
-from ioa.student_train.model import student_dtype
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -80,15 +79,6 @@ def test_hub_id_loads_from_the_cache_offline(pretrained_dir: Path, tmp_path: Pat
 def test_missing_local_student_is_a_usage_error(tokenizer_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="cannot load student"):
         load_student(StudentConfig(model=str(tmp_path / "nowhere.gguf")), tokenizer_dir)
-
-
-def test_dtype_auto_is_bf16_on_cuda_and_fp32_on_cpu() -> None:
-    cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    auto = StudentConfig()
-    assert student_dtype(auto, cpu, "lora") == torch.float32
-    assert student_dtype(auto, cuda, "lora") == torch.bfloat16
-    assert student_dtype(auto, cuda, "full") == torch.float32  # fp32 master weights; autocast computes in bf16
-    assert student_dtype(StudentConfig(dtype="bfloat16"), cpu, "full") == torch.bfloat16
 
 
 def test_explicit_dtype_is_applied(pretrained_dir: Path, tokenizer_dir: Path) -> None:

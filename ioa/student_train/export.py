@@ -37,13 +37,17 @@ def export_student(student: Student, out_dir: Path, hparams: dict | None = None)
     return written
 
 
-def export_run_student(config: Config, tokenizer_dir: Path, run_dir: RunDir, checkpoint: str | None) -> dict[str, str]:
+def export_run_student(
+    config: Config, tokenizer_dir: Path, run_dir: RunDir, checkpoint: str | None, student: Student | None = None
+) -> dict[str, str]:
     """Export the run's last student checkpoint (or the initial student if it never trained) to RUN_DIR/student/final.
 
-    Returns the written folders relative to the run directory, for summary.json.
+    ``student``, when given, is that checkpoint's student already in memory: it is exported (and consumed) instead of
+    a second copy loaded from disk. Returns the written folders relative to the run directory, for summary.json.
     """
     path = run_dir.resolve(checkpoint) if checkpoint else None
-    student = load_student(config.student, tokenizer_dir, path, config.training)
+    if student is None:
+        student = load_student(config.student, tokenizer_dir, path, config.training)
     hparams = json.loads((path / HPARAMS_FILE).read_text()) if path and (path / HPARAMS_FILE).exists() else None
     written = export_student(student, run_dir.student / FINAL, hparams)
     return {name: run_dir.relative(folder) for name, folder in written.items()}

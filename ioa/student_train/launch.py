@@ -19,7 +19,7 @@ from accelerate import PartialState
 from ioa.config import Config
 from ioa.errors import UsageError
 from ioa.jsonl import numbered_json_lines
-from ioa.student_train.model import check_source, load_student, resolve_device
+from ioa.student_train.model import TINY_TOKENIZER, check_source, load_student, resolve_device
 from ioa.student_train.train import Example, TrainResult, train_student
 
 
@@ -47,11 +47,8 @@ def train_from_file(cfg: Config, data: Path, out: Path) -> TrainResult:
     check_source(cfg.student.model)
     # Join the process group before anything touches the GPU: on several GPUs it pins each rank to its own.
     state = PartialState(cpu=resolve_device(cfg.student.device).type != "cuda")
-    with state.main_process_first():  # rank 0 converts the teacher's tokenizer (tiny student) once; others reuse it
-        from ioa.teacher.local_server import ensure_teacher_folder
-
-        tokenizer_dir = ensure_teacher_folder() if cfg.student.model == "tiny" else Path()
-        student = load_student(cfg.student, tokenizer_dir, training=cfg.training)
+    with state.main_process_first():  # rank 0 converts the bundled student (student.model=bundled) once
+        student = load_student(cfg.student, TINY_TOKENIZER, training=cfg.training)
 
     def report(step: int, total: int, loss: float) -> None:
         if state.is_main_process and (step == total or step % max(1, total // 10) == 0):
