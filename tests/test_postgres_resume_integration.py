@@ -5,7 +5,8 @@ embedded teacher against it. The run is killed inside the teach node, right afte
 and again inside the train node, after the round's checkpoint folder was saved but before LangGraph recorded the
 new state (tests/kill_harness.py parks it at each point); each time `ioa resume` continues it from Postgres. The
 guarantees are those of the SQLite crash test (tests/resume_checks.py). Bad DSNs and a database that is down are
-refused with one line before any run directory is made.
+refused with one line before any run directory is made. Last, `langgraph dev` with ioa's Postgres checkpointer
+keeps a served run's thread in the same database.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ import sqlite3
 import subprocess
 import sys
 from contextlib import closing
+from pathlib import Path
 
 import psycopg
 import pytest
 from conftest import SMALL
 from kill_harness import TIMEOUT_S, kill_at
+from langgraph_server import inline_config, langgraph_dev
 from postgres_server import free_port, postgres_server
 from resume_checks import (
     CHECK_RUN,
@@ -33,6 +36,8 @@ from resume_checks import (
 )
 
 pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[1]
 
 OVERRIDES = [*SMALL, "budget.max_rounds=1", "teacher.max_tokens=64", "observability.report=false"]
 POINTS = ("teach", "trained")
@@ -152,3 +157,30 @@ def test_a_bad_or_unreachable_database_is_one_line_and_no_run_directory(tmp_path
     assert out.stderr.strip().splitlines() == [line.format(port=port)]
     assert "secret" not in out.stderr
     assert not run_dir.exists()
+
+
+def test_langgraph_dev_keeps_its_threads_in_postgres(dsn, tmp_path):
+    """langgraph.json's checkpointer.path naming ioa.server.checkpointer.postgres puts the server's threads in
+    Postgres, as a deployed server keeps them; the run directory gets the thread's copy when the run stops."""
+    from langgraph_sdk import get_sync_client
+
+    config = {
+        **json.loads((ROOT / "langgraph.json").read_text()),
+        "checkpointer": {"path": "ioa.server.checkpointer.postgres"},
+    }
+    (tmp_path / "langgraph.json").write_text(json.dumps(config))
+    run_dir = tmp_path / "run"
+    request = {"run_dir": str(run_dir), "config": inline_config([*OVERRIDES, "domain.probes_per_module=2"])}
+    with langgraph_dev(tmp_path / "langgraph.json", tmp_path, {"IOA_POSTGRES_DSN": dsn}) as url:
+        client = get_sync_client(url=url, timeout=600)
+        thread = client.threads.create()["thread_id"]
+        parts = list(client.runs.stream(thread, "ioa", input={}, context=request, interrupt_before=["plan"]))
+        state = client.threads.get_state(thread)
+    assert [p.data for p in parts if p.event == "error"] == [] and state["next"] == ["plan"]
+    with psycopg.connect(dsn) as conn:
+        in_postgres = conn.execute("select count(*) from checkpoints where thread_id = %s", (thread,)).fetchone()[0]
+    with closing(sqlite3.connect(run_dir / "checkpoints.sqlite")) as conn:
+        copied = conn.execute("select count(*) from checkpoints where thread_id = ?", (thread,)).fetchone()[0]
+    assert in_postgres >= 2 and copied == in_postgres
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert (summary["status"], summary["run_id"]) == ("stopped", thread)  # interrupted before plan: stopped there

@@ -9,21 +9,16 @@ must get the CLI's one line and leave no run directory.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from conftest import SMALL
-from postgres_server import free_port
+from langgraph_server import inline_config, langgraph_dev
 from resume_checks import CHECK_RUN, check_run
 
 from ioa.events import NodeMessage, StepProgress, event_from_dict, node_finished
@@ -36,60 +31,14 @@ SUMMARY_KEYS = {"status", "run_id", "rounds", "modules", "teacher", "student", "
 MODULE_KEYS = {"id", "name", "p_teacher", "p_student_initial", "p_student_final", "mastered"}
 
 
-def sections(items: list[str]) -> dict[str, Any]:
-    """``section.key=value`` overrides as the nested inline config a request sends."""
-    tree: dict[str, Any] = {}
-    for item in items:
-        key, _, raw = item.partition("=")
-        *parents, leaf = key.split(".")
-        node = tree
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(raw)
-    return tree
-
-
-CONFIG = sections([*SMALL, "budget.max_rounds=1", "teacher.max_tokens=64", "observability.report=false"])
+CONFIG = inline_config([*SMALL, "budget.max_rounds=1", "teacher.max_tokens=64", "observability.report=false"])
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`langgraph dev` with the repository's langgraph.json on a free port; yields its URL."""
-    work = tmp_path_factory.mktemp("server")  # where the dev server keeps its own files (.langgraph_api/)
-    port = free_port()
-    log = (work / "server.log").open("w")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "langgraph"), "dev", "--host", "127.0.0.1", "--port", str(port)]
-        + ["--no-browser", "--no-reload", "--config", str(ROOT / "langgraph.json")],
-        cwd=work,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGSMITH_TRACING": "false"},
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while not _ok(url):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            os.killpg(proc.pid, signal.SIGKILL)
-            pytest.fail(f"langgraph dev did not come up: {(work / 'server.log').read_text()[-3000:]}")
-        time.sleep(0.5)
-    yield url
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    log.close()
-
-
-def _ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/ok", timeout=2) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
+    """`langgraph dev` serving the repository's langgraph.json as it is; yields its URL."""
+    with langgraph_dev(ROOT / "langgraph.json", tmp_path_factory.mktemp("server")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
 from typing import TYPE_CHECKING
 
-from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from ioa.config import CheckpointerConfig, Config
 from ioa.errors import RuntimeFailure, UsageError
@@ -98,13 +98,22 @@ def open_checkpointer(config: Config, rd: RunDir) -> Iterator[BaseCheckpointSave
 
 
 def export_checkpoints(source: BaseCheckpointSaver, rd: RunDir) -> None:
-    """Copy the run's thread (checkpoints and pending writes) from ``source`` into RUN_DIR/checkpoints.sqlite,
-    replacing the copy there; best effort, so a failed copy never hides how the run itself ended."""
+    """Copy the run's thread from ``source`` into RUN_DIR/checkpoints.sqlite; best effort, so a failed copy never
+    hides how the run itself ended."""
+    try:
+        tuples = list(source.list({"configurable": {"thread_id": rd.run_id}}))
+    except Exception:  # noqa: BLE001 - the live store still holds every checkpoint
+        return
+    copy_checkpoints(tuples, rd)
+
+
+def copy_checkpoints(tuples: list[CheckpointTuple], rd: RunDir) -> None:
+    """Write a thread's checkpoints (newest first, as savers list them) and their pending writes into
+    RUN_DIR/checkpoints.sqlite, replacing the copy there; best effort, like ``export_checkpoints``."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     tmp = rd.checkpoints.with_name(f".{rd.checkpoints.name}.tmp")
     try:
-        tuples = list(source.list({"configurable": {"thread_id": rd.run_id}}))
         tmp.unlink(missing_ok=True)
         with closing(sqlite3.connect(str(tmp), check_same_thread=False)) as conn:
             saver = SqliteSaver(conn)

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.graph.state import CompiledStateGraph
 from langgraph_sdk.runtime import ServerRuntime
@@ -29,9 +30,7 @@ async def make_graph(config: RunnableConfig, runtime: ServerRuntime) -> AsyncIte
         yield build_graph(context_schema=RunRequest)
         return
     configurable = config.get("configurable", {})
-    # The server hands its checkpointer to graph factories here; the run's checkpoints are copied from it at the end.
-    checkpointer = configurable.get(CONFIG_KEY_CHECKPOINTER)
-    served = ServedRun(RunRequest.of(execution.context, configurable), configurable["thread_id"], checkpointer)
+    served = ServedRun(RunRequest.of(execution.context, configurable), configurable["thread_id"])
     # Building the services loads models and starts the teacher: blocking work, kept off the server's event loop.
     await asyncio.to_thread(served.open)
     outcome: Outcome = "failed"
@@ -42,4 +41,17 @@ async def make_graph(config: RunnableConfig, runtime: ServerRuntime) -> AsyncIte
         outcome = "stopped"
         raise
     finally:
-        await asyncio.to_thread(served.close, outcome)
+        checkpoints = await _thread_checkpoints(configurable)
+        await asyncio.to_thread(served.close, outcome, checkpoints)
+
+
+async def _thread_checkpoints(configurable: dict) -> list[CheckpointTuple]:
+    """The run's thread as the server's checkpointer (handed to factories in the configurable) holds it, for the
+    copy in the run directory; read on the server's loop, which async checkpointers such as Postgres's need."""
+    checkpointer = configurable.get(CONFIG_KEY_CHECKPOINTER)
+    if checkpointer is None:
+        return []
+    try:
+        return [tup async for tup in checkpointer.alist({"configurable": {"thread_id": configurable["thread_id"]}})]
+    except Exception:  # noqa: BLE001 - the copy is a convenience; the server still holds every checkpoint
+        return []

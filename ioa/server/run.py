@@ -8,13 +8,13 @@ import logging
 from contextlib import ExitStack
 from typing import Any, Literal
 
-from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.runtime import Runtime
 
 from ioa.context import Services
 from ioa.events import Event, GraphReporter
 from ioa.graph.build import Node
-from ioa.graph.checkpoints import export_checkpoints
+from ioa.graph.checkpoints import copy_checkpoints
 from ioa.graph.runner import json_summary, open_services, write_partial_summary, write_report_of
 from ioa.lock import run_lock
 from ioa.server.errors import shown
@@ -30,8 +30,8 @@ class ServedRun:
     """The run a request names, held for one server run: its directory's lock and its services, open from
     ``open`` to ``close``; ``bind`` hands those services to every node and route."""
 
-    def __init__(self, request: RunRequest, thread_id: str, checkpointer: BaseCheckpointSaver | None) -> None:
-        self.request, self.thread_id, self.checkpointer = request, thread_id, checkpointer
+    def __init__(self, request: RunRequest, thread_id: str) -> None:
+        self.request, self.thread_id = request, thread_id
         self.svc: Services | None = None
         self.state: IOAState | None = None
         """The state the latest node or route started from: what a failed run's summary is written from."""
@@ -66,14 +66,14 @@ class ServedRun:
 
         return bound
 
-    def close(self, outcome: Outcome) -> None:
+    def close(self, outcome: Outcome, checkpoints: list[CheckpointTuple]) -> None:
         """The report of a completed run, or the summary of what a failed or cancelled run reached, and a copy of
-        the thread's checkpoints in the run directory; then stop the teacher and release the run directory."""
+        the thread's ``checkpoints`` in the run directory; then stop the teacher and release the run directory."""
         try:
             svc = self.svc
             assert svc is not None
-            if self.checkpointer is not None:
-                export_checkpoints(self.checkpointer, svc.run_dir)
+            if checkpoints:
+                copy_checkpoints(checkpoints, svc.run_dir)
             completed = svc.run_dir.summary.exists() and json_summary(svc.run_dir).get("status") == "completed"
             if completed and svc.config.observability.report:
                 write_report_of(svc.run_dir, svc.progress)
