@@ -35,7 +35,7 @@ from ioa.bench.trial import Trial, spread
 from ioa.config import load_config
 from ioa.domains import get_domain
 from ioa.student_train import Student
-from ioa.teacher.local_server import ensure_teacher_folder
+from ioa.student_train.model import TINY_TOKENIZER
 
 ROUNDS = 4
 """Synthesis rounds of a concentrated allocation, as hard-first's (bench.rounds): replay works the same way."""
@@ -68,7 +68,7 @@ def main() -> None:
 
     config = load_config(None, args.overrides)
     cells = [(module, int(level)) for module, level in (c.rsplit(":", 1) for c in args.cells.split(","))]
-    domain = get_domain(config.domain.name, 0)
+    domain = get_domain(config.bench.domain, 0)
     level0 = [(m.id, 0) for m in domain.modules]
     allocations = {
         "uniform": uniform,
@@ -80,7 +80,7 @@ def main() -> None:
     jobs = [(name, seed, lr) for seed in range(args.seeds) for name in allocations]
     records = {}
     with tempfile.TemporaryDirectory(prefix="ioa-allocation-") as tmp:
-        tokenizer_dir = domain_tokenizer(domain, ensure_teacher_folder(), Path(tmp) / "tokenizer")
+        tokenizer_dir = domain_tokenizer(domain, TINY_TOKENIZER, Path(tmp) / "tokenizer")
         for done, record in enumerate(run_trials(jobs, config, tokenizer_dir, procedures=allocations), 1):
             records[(record["strategy"], record["seed"])] = record
             print(

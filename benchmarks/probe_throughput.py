@@ -21,7 +21,7 @@ import torch
 from ioa.config import StudentConfig
 from ioa.domains import get_domain
 from ioa.student_train import generate_answers, load_student
-from ioa.teacher.local_server import ensure_teacher_folder
+from ioa.student_train.model import TINY_TOKENIZER
 
 
 def main() -> None:
@@ -36,7 +36,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     cfg = StudentConfig(model=args.model)
-    student = load_student(cfg, ensure_teacher_folder(), args.checkpoint)
+    student = load_student(cfg, TINY_TOKENIZER, args.checkpoint)
     domain = get_domain("arithmetic", 0)
     questions = [t.question for m in domain.modules for t in domain.probes(m.id, args.probes_per_module, seed=0)]
     total, _ = student.params()

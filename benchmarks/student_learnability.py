@@ -27,7 +27,7 @@ from ioa.bench.student_vocab import domain_tokenizer
 from ioa.config import Config
 from ioa.domains import get_domain
 from ioa.student_train import Example, generate_answers, load_student, train_student
-from ioa.teacher.local_server import ensure_teacher_folder
+from ioa.student_train.model import TINY_TOKENIZER
 
 
 def main() -> None:
@@ -54,7 +54,7 @@ def main() -> None:
     domain = get_domain("arithmetic", 0)
     with tempfile.TemporaryDirectory(prefix="ioa-learnability-") as tmp_name:
         tmp = Path(tmp_name)
-        tokenizer_dir = ensure_teacher_folder()
+        tokenizer_dir = TINY_TOKENIZER
         if args.vocab == "domain":
             tokenizer_dir = domain_tokenizer(domain, tokenizer_dir, tmp / "tokenizer")
         student = load_student(cfg.student, tokenizer_dir, None, cfg.training)

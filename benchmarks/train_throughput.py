@@ -34,7 +34,7 @@ from transformers import LlamaConfig, PretrainedConfig, Qwen2Config
 
 from ioa.config import StudentConfig, TrainingConfig
 from ioa.student_train import Example, random_student, train_student
-from ioa.teacher.local_server import ensure_teacher_folder
+from ioa.student_train.model import TINY_TOKENIZER
 
 SIZES: dict[str, tuple[str, PretrainedConfig]] = {
     # Runs on a 2-core CPU in about a minute; the tiny student's vocabulary (SmolLM2's 49152 tokens).
@@ -102,7 +102,7 @@ def examples(n: int, seq_len: int) -> list[Example]:
 def measure(size: str, mode: str, args: argparse.Namespace, tokenizer_dir: Path) -> dict[str, float]:
     """Train ``args.steps`` steps of ``mode`` fine-tuning; tokens/s and FLOP/s over the steps after warm-up."""
     student_cfg = StudentConfig(model=f"random-{size}", finetune=mode)
-    training = TrainingConfig(epochs=1, batch_size=args.batch_size, lr=1e-4, max_seq_len=args.seq_len)
+    training = TrainingConfig(epochs=1, batch_size=args.batch_size, lr=1e-4)
     student = random_student(SIZES[size][1], tokenizer_dir, student_cfg, training)
     total, trainable = student.params()
     stamps: list[float] = []
@@ -113,6 +113,7 @@ def measure(size: str, mode: str, args: argparse.Namespace, tokenizer_dir: Path)
             training,
             Path(out) / "student",
             progress=lambda *_: stamps.append(time.perf_counter()),  # loss.item() has synchronised the device
+            max_len=args.seq_len,
         )
     if result.tokens != args.steps * args.batch_size * args.seq_len:
         raise RuntimeError(f"expected full {args.seq_len}-token rows, trained {result.tokens} tokens")
@@ -164,7 +165,7 @@ def main() -> None:
     name, peak = device_peak(device)
     peak = args.peak_tflops or peak
     modes = ["full", "lora"] if args.mode == "both" else [args.mode]
-    tokenizer_dir = ensure_teacher_folder()
+    tokenizer_dir = TINY_TOKENIZER
     rows = {mode: measure(args.size, mode, args, tokenizer_dir) for mode in modes}
 
     params = next(iter(rows.values()))["params"]

@@ -44,8 +44,9 @@ def run(
 ) -> None:
     """Run the IOA graph: identify gaps, plan a curriculum, teach, adapt, train, diagnose, until mastered.
 
-    With no config it runs the embedded offline default: SmolLM2-135M-Instruct teaching an 11M-parameter
-    student arithmetic, served locally by `transformers serve`.
+    With no config it runs the embedded offline default: SmolLM2-135M-Instruct, served locally by
+    `transformers serve`, teaching a tiny from-scratch student English word knowledge (plurals, past tense,
+    comparatives, capitals). A run that can teach nothing exits with code 3 and says why.
 
     [bold]Examples[/]
 
@@ -255,18 +256,20 @@ def optimize_prompts(
 @teacher_app.command("serve")
 def teacher_serve(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8000,
-    continuous_batching: Annotated[bool, typer.Option(help="transformers serve --continuous-batching.")] = False,
+    continuous_batching: Annotated[bool, typer.Option(help="transformers serve --continuous-batching.")] = True,
+    threads: Annotated[int, typer.Option(help="torch CPU threads of the server (0: torch's default).")] = 2,
 ) -> None:
     """Serve the embedded teacher (SmolLM2-135M-Instruct) on its own, until Ctrl-C.
 
-    Point another run at it with --set teacher.base_url=http://127.0.0.1:PORT/v1.
+    Point another run at it with --set teacher.base_url=http://127.0.0.1:PORT/v1 and --set teacher.model=NAME,
+    the model name it prints (the server answers for its folder's path only).
     """
     import time
 
     from ioa.teacher.local_server import LocalTeacherServer, ensure_teacher_folder
 
     folder = ensure_teacher_folder(progress=lambda msg: typer.echo(msg, err=True))
-    with LocalTeacherServer(folder, port=port, continuous_batching=continuous_batching) as server:
+    with LocalTeacherServer(folder, port=port, continuous_batching=continuous_batching, threads=threads) as server:
         typer.echo(f"teacher serving at {server.base_url} (model {server.model_name!r}); Ctrl-C stops it")
         try:
             while True:
@@ -275,12 +278,29 @@ def teacher_serve(
             pass
 
 
+NOTHING_TAUGHT = 3
+"""Exit code of a run that completed without teaching anything (docs/errors.md): its one line says why."""
+
+
 def _print_summary(summary: dict, run_dir: Path | None) -> None:
-    mastered = sum(m["mastered"] for m in summary["modules"])
+    """The run's one line: what the student mastered, in words that keep beyond_teacher apart from mastered."""
+    modules = summary["modules"]
+    mastered = sum(m["mastered"] for m in modules)
+    beyond = sum(m.get("state") == "beyond_teacher" for m in modules)
+    teachable = len(modules) - beyond
     typer.echo(
-        f"{summary['status']}: {summary['rounds']} rounds, mastered {mastered}/{len(summary['modules'])} modules, "
-        f"{summary['teacher']['calls']} teacher calls, {summary['elapsed_s']} s" + (f" -> {run_dir}" if run_dir else "")
+        f"{summary['status']}: {summary['rounds']} rounds, mastered {mastered}/{teachable} modules the teacher knows"
+        + (f" ({beyond} beyond the teacher)" if beyond else "")
+        + f", {summary['teacher']['calls']} teacher calls, {summary['elapsed_s']} s"
+        + (f" -> {run_dir}" if run_dir else "")
     )
+    if note := (summary.get("lengths") or {}).get("note"):
+        typer.echo(note)
+    if summary["status"] == "completed" and not summary.get("taught", True):
+        typer.echo(
+            f"ioa: nothing was taught: {summary.get('finish_reason') or 'no round trained the student'}", err=True
+        )
+        raise typer.Exit(NOTHING_TAUGHT)
 
 
 def main() -> None:

@@ -55,6 +55,13 @@ class Services:
             self._student_from = key
         return self._student
 
+    def release_student(self, checkpoint: str | None) -> Student:
+        """The student as of ``checkpoint``, handed over: the services forget it, so the taker (the final export,
+        which merges a LoRA adapter in place) holds the only copy instead of loading a second one beside it."""
+        student = self.student(checkpoint)
+        self._student, self._student_from = None, None
+        return student
+
     def adopt_student(self, student: Student, checkpoint: str) -> None:
         """Keep the just-trained student in memory as the one saved at ``checkpoint``."""
         self._student, self._student_from = student, checkpoint

@@ -38,6 +38,34 @@ def mastery_ratio(p_teacher: float, p_student: float) -> float:
     return p_student / p_teacher
 
 
+ModuleState = Literal["unmastered", "mastered", "forgotten", "stuck", "beyond_teacher"]
+"""What a diagnosis says of a module (docs/design.md §4, module states)."""
+
+
+def module_state(
+    p_teacher: float,
+    p_student: float,
+    *,
+    tau_mastery: float,
+    teacher_floor: float,
+    forgot: bool,
+    stuck: bool,
+) -> ModuleState:
+    """One module's state at a diagnosis.
+
+    ``beyond_teacher`` first: a teacher below the floor cannot teach the module, so it is never mastered
+    (P_S/P_T would call any student a master of what its teacher fails). ``forgot`` says the student once
+    passed the gate on it and no longer does; ``stuck`` that its stage was given up after the remedial cap.
+    """
+    if p_teacher < teacher_floor or p_teacher <= 0:
+        return "beyond_teacher"
+    if mastery_ratio(p_teacher, p_student) >= tau_mastery:
+        return "mastered"
+    if forgot:
+        return "forgotten"
+    return "stuck" if stuck else "unmastered"
+
+
 def dependency_strengths(
     history: list[dict[str, float]],
     p_teacher: dict[str, float],

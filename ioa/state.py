@@ -81,11 +81,18 @@ class IOAState:
     remedial: int = 0
     """Remedial rounds spent on the current stage."""
 
+    passed: dict[str, int] = field(default_factory=dict)
+    """The highest level at which each module passed a stage's mastery gate: falling below it there is forgetting."""
+
     focus: list[str] = field(default_factory=list)
     """Modules the next teach step synthesises for (the stage, or its weak modules when remedial)."""
 
-    mode: Literal["new", "remedial"] = "new"
-    """Whether the teacher introduces the stage or repairs its weak modules."""
+    mode: Literal["new", "remedial", "bridging"] = "new"
+    """How the stage is taught: introduced (new), repaired below the gate (remedial), or one notch harder after a
+    gate pass, scaffolded from the nearest mastered module (bridging)."""
+
+    modes: dict[str, Literal["new", "remedial", "bridging"]] = field(default_factory=dict)
+    """The synthesis mode of each focus module (a forgotten module brought back is remedial in any stage)."""
 
     next: Literal["teach", "finish"] = "teach"
     """The planner's decision after its last look at the scores."""
@@ -126,6 +133,25 @@ class IOAState:
 
     usage: Annotated[dict[str, float], add_counts] = field(default_factory=dict)
     """Summed counters: teacher calls and tokens, dropped items, elapsed seconds."""
+
+    synthesis: Annotated[list[dict], operator.add] = field(default_factory=list)
+    """Synthesis counts, oldest first: per module per teach step (round, module, mode, requests, asked, parsed)
+    and per module per adapt step (round, module, verified, kept, dropped: reason -> count); summary.json sums them."""
+
+    probes_file: str = ""
+    """The probes (relative to the run dir), fixed by identify."""
+
+    answer_files: Annotated[list[str], operator.add] = field(default_factory=list)
+    """The student's answers to the probes at each diagnosis (index = round): what remedial requests show."""
+
+    lengths: dict[str, int] = field(default_factory=dict)
+    """The caps in force (``ioa.lengths.Lengths``), fixed by identify from the student and the domain's data."""
+
+    set_aside: Annotated[list[str], unique] = field(default_factory=list)
+    """Modules for which the adapter kept nothing ``budget.max_empty_rounds`` rounds in a row: no longer taught."""
+
+    finish_reason: str = ""
+    """Why the planner finished, in the words the CLI prints."""
 
     status: Literal["running", "completed"] = "running"
     """Set to completed by the finish node."""

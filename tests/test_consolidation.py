@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from ioa.agents.planner import route_after_plan
+from ioa.agents.routes import route_after_plan
 from ioa.bench.graph_run import run_ioa
 from ioa.bench.options import QUICK
 from ioa.bench.oracle import OracleTeacher, TaskBook

@@ -63,9 +63,11 @@ def test_a_stage_mastered_at_its_level_advances_although_the_module_is_not_maste
     gate = decisions[0]
     assert gate["decision"] == "advance"
     assert gate["ratios"] == {ADD: 1.0} and gate["overall_ratios"] == {ADD: round(1 / 3, 4)}
-    # The next stage teaches subtraction one notch above the student's level there (none yet: level 0).
-    assert (update["mode"], update["focus"], update["stage_index"]) == ("new", [SUB], 1)
-    assert update["stage_levels"] == {SUB: 0}
+    # The next stage teaches subtraction one notch above the student's level there (none yet: level 0), bridging
+    # from what was just mastered; addition is recorded as passed at level 0, so falling below it is forgetting.
+    assert (update["mode"], update["focus"], update["stage_index"]) == ("bridging", [SUB], 1)
+    assert update["stage_levels"] == {SUB: 0} and update["modes"] == {SUB: "bridging"}
+    assert update["passed"] == {ADD: 0}
 
 
 def test_a_stage_below_mastery_at_its_level_gets_a_remedial_round(tmp_path) -> None:

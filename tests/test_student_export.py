@@ -112,8 +112,6 @@ def test_exported_student_served_by_transformers_serve_answers_like_in_process(
     merged = export_student(load_student(StudentConfig(**TINY), tokenizer_dir, checkpoint), tmp_path)["merged"]
     (merged / MARKER).write_text("{}")  # the server refuses folders without ioa's completeness marker
     with LocalTeacherServer(merged, log_path=tmp_path / "serve.log", timeout_s=120) as server:
-        cfg = StudentConfig(
-            model=str(merged), eval_base_url=server.base_url, eval_model=server.model_name, max_new_tokens=6
-        )
-        served = StudentEndpoint(cfg).answer(QUESTIONS, None)
+        cfg = StudentConfig(model=str(merged), eval_base_url=server.base_url, eval_model=server.model_name)
+        served = StudentEndpoint(cfg).answer(QUESTIONS, None, max_tokens=6)
     assert served == _answers(student)

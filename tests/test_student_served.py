@@ -14,8 +14,8 @@ import pytest
 
 from ioa.config import StudentConfig
 from ioa.errors import RuntimeFailure, UsageError
-from ioa.student_train.generate import chat_messages
 from ioa.student_train.served import StudentEndpoint
+from ioa.teacher.prompt_format import probe_messages
 
 
 class FakeOpenAI(ThreadingHTTPServer):
@@ -95,10 +95,10 @@ QUESTIONS = [f"What is {a}+{b}?" for a in range(3) for b in range(3)]
 
 
 def test_answers_come_back_in_order_greedy_capped_and_concurrent(fake: FakeOpenAI, tmp_path: Path) -> None:
-    cfg = StudentConfig(model="/models/base", eval_base_url=fake.base_url, eval_batch_size=4, max_new_tokens=7)
+    cfg = StudentConfig(model="/models/base", eval_base_url=fake.base_url, eval_batch_size=4)
     endpoint = StudentEndpoint(cfg)
     done: list[int] = []
-    answers = endpoint.answer(QUESTIONS, tmp_path / "round_2", progress=done.append)
+    answers = endpoint.answer(QUESTIONS, tmp_path / "round_2", max_tokens=7, progress=done.append)
 
     assert answers == [str(a + b) for a in range(3) for b in range(3)]
     assert done == [4, 4, 1]
@@ -107,15 +107,15 @@ def test_answers_come_back_in_order_greedy_capped_and_concurrent(fake: FakeOpenA
         assert body["model"] == str((tmp_path / "round_2").resolve())  # '{checkpoint}': this round's student
         assert body["temperature"] == 0 and body["max_completion_tokens"] == 7
         question = body["messages"][-1]["content"]
-        assert body["messages"] == chat_messages(question)  # the same turns the in-process student sees
+        assert body["messages"] == probe_messages(question)  # the turns the teacher and the in-process student get
 
 
 def test_initial_student_is_asked_by_its_base_name(fake: FakeOpenAI) -> None:
     cfg = StudentConfig(model="org/base-model", eval_base_url=fake.base_url)
-    assert StudentEndpoint(cfg).answer(QUESTIONS[:1], None) == ["0"]
+    assert StudentEndpoint(cfg).answer(QUESTIONS[:1], None, max_tokens=4) == ["0"]
     assert fake.requests[0]["model"] == "org/base-model"
     fixed = StudentConfig(eval_base_url=fake.base_url, eval_model="my-lora")  # a fixed served name works for tiny
-    StudentEndpoint(fixed).answer(QUESTIONS[:1], None)
+    StudentEndpoint(fixed).answer(QUESTIONS[:1], None, max_tokens=4)
     assert fake.requests[-1]["model"] == "my-lora"
 
 
@@ -129,7 +129,7 @@ def test_the_bundled_student_is_asked_by_its_local_folder_not_its_alias() -> Non
 def test_endpoint_errors_are_one_line_runtime_failures(failing: FakeOpenAI) -> None:
     endpoint = StudentEndpoint(StudentConfig(model="/m", eval_base_url=failing.base_url))
     with pytest.raises(RuntimeFailure, match="student endpoint .* failed: .*400"):
-        endpoint.answer(QUESTIONS[:2], None)
+        endpoint.answer(QUESTIONS[:2], None, max_tokens=12)
 
 
 def test_tiny_student_cannot_be_served_by_path() -> None:

@@ -23,6 +23,7 @@ from ioa.student_train import (
     train_student,
 )
 from ioa.student_train.checkpoint import restore_trainer_state
+from ioa.teacher.prompt_format import probe_messages
 
 TEACHER_PARAMS = 134_500_000
 
@@ -50,11 +51,14 @@ def test_tiny_student_is_small_full_finetuned_and_deterministic(tokenizer_dir: P
     assert not same_weights(weights(first), weights(other_seed))
 
 
-def test_prompt_uses_chat_template_with_short_system_turn(tokenizer_dir: Path) -> None:
+def test_prompt_is_the_teachers_probe_in_the_students_chat_template(tokenizer_dir: Path) -> None:
     student = load_student(StudentConfig(**TINY), tokenizer_dir)
     prompt = format_prompt(student.tokenizer, "What is 2+2?")
-    assert "What is 2+2?" in prompt
-    assert "SmolLM" not in prompt  # the template's long default system prompt is not injected
+    # Asked exactly as the teacher is (one user turn), so P_S and P_T compare the models and nothing else.
+    rendered = student.tokenizer.apply_chat_template(
+        probe_messages("What is 2+2?"), tokenize=False, add_generation_prompt=True
+    )
+    assert prompt == rendered and "What is 2+2?" in prompt
     assert prompt.endswith("<|im_start|>assistant\n")
     assert student.tokenizer.padding_side == "left" and student.tokenizer.pad_token is not None
 
@@ -65,7 +69,8 @@ def test_loss_on_aligned_targets_equals_per_example_cross_entropy(tokenizer_dir:
 
     student = load_student(StudentConfig(**TINY), tokenizer_dir)
     examples = [Example("Calculate 1 + 6.", "1 + 6 = 7\nAnswer: 7"), Example("What is 12 - 30 + 4?", "Answer: -14")]
-    rows = _encode(student, examples, max_len=96)
+    rows, cut = _encode(student, examples, max_len=96)
+    assert cut == 0
     assert rows[0][1] != rows[1][1] and len(rows[0][0]) - rows[0][1] != len(rows[1][0]) - rows[1][1]
     with torch.no_grad():
         batched = _loss(student.model, _collate(rows, student.tokenizer.pad_token_id))

@@ -42,7 +42,7 @@ def test_a_repeated_run_is_served_from_the_cache_and_draws_stay_distinct(tmp_pat
         again = make_teacher(server.url, tmp_path, TeacherCache(cache.path), "b.jsonl")
         preds = again.run("answer_probe", same, round=1, node="teach", temperature=0.7)
         assert server.requests == 3 and again.stats.cache_hits == 3 and again.stats.calls == 0
-        assert all(p.answer == "42" for p in preds)
+        assert all(p.answer == "answer: 42" for p in preds)  # a bare probe keeps the whole reply
         # Another teach attempt in the same round is a new draw.
         again.run("answer_probe", same, round=1, node="teach", temperature=0.7, draw="attempt1")
         assert server.requests == 6
@@ -60,7 +60,7 @@ def test_failures_and_empty_completions_are_not_cached(tmp_path):
     with FakeOpenAIServer(lambda messages: next(replies)) as server:
         teacher = make_teacher(server.url, tmp_path, cache, max_retries=1, retry_backoff_s=0.01)
         [pred] = teacher.run("answer_probe", [{"question": "2 + 3?"}], round=0, node="identify", temperature=0.0)
-    assert pred.answer == "5" and server.requests == 2 and len(cache) == 1
+    assert pred.answer == "answer: 5" and server.requests == 2 and len(cache) == 1
 
 
 def test_cache_is_safe_across_processes(tmp_path):

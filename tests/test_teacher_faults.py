@@ -60,7 +60,7 @@ def test_every_fault_kind_is_retried_counted_and_traced(tmp_path):
     with FakeOpenAIServer() as server, FaultProxy(server.url, script=list(FAULTS), stall_s=1.5) as proxy:
         teacher = make_teacher(proxy.url, tmp_path, max_retries=len(FAULTS), max_concurrency=1)
         [pred] = teacher.run("answer_probe", questions(1), round=0, node="identify")
-    assert pred is not None and pred.answer == "42"
+    assert pred is not None and pred.answer == "answer: 42"  # a bare probe keeps the whole reply
     expected = proxy.client_kinds()
     assert expected == Counter(
         rate_limited=1, server_error=2, connection=1, timeout=1, bad_response=2, empty_completion=1
@@ -86,7 +86,7 @@ def test_thirty_percent_faults_lose_nothing(tmp_path):
     with FakeOpenAIServer() as server, FaultProxy(server.url, rate=0.3, stall_s=1.0, seed=3) as proxy:
         teacher = make_teacher(proxy.url, tmp_path, max_retries=6, max_concurrency=4)
         preds = teacher.run("answer_probe", questions(40), round=1, node="identify")
-    assert all(p is not None and p.answer == "42" for p in preds)
+    assert all(p is not None and p.answer == "answer: 42" for p in preds)
     assert sum(proxy.injected.values()) >= 6
     assert traced_faults(tmp_path) == proxy.client_kinds() == teacher.stats.faults
 

@@ -54,7 +54,7 @@ def faulty_run(tmp_path_factory):
             "teacher.retry_backoff_s=0.5",
             "teacher.retry_max_backoff_s=4",
             "teacher.max_tokens=40",
-            "synthesis.answer_max_tokens=16",
+            "lengths.teacher_answer=16",
             "domain.probes_per_module=2",
             "budget.max_rounds=1",
             "teacher.price_per_1k_prompt=0.001",

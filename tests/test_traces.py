@@ -11,7 +11,8 @@ from types import SimpleNamespace
 
 from langchain_core.language_models import FakeListChatModel
 
-from ioa.agents.planner import batch_ready, plan_next_step
+from ioa.agents.planner import plan_next_step
+from ioa.agents.routes import batch_ready
 from ioa.config import Config, TeacherConfig
 from ioa.context import Services
 from ioa.domains import get_domain
@@ -94,7 +95,10 @@ def test_stuck_advance_and_budget_decisions_are_explained(tmp_path):
     assert events[-1]["decision"] in ("teach", "finish") and events[-1]["reason"]
 
     done = IOAState(round=3, stages=[[SUB]], **_scores())
-    assert plan_next_step(done, SimpleNamespace(context=svc)) == {"next": "finish"}
+    assert plan_next_step(done, SimpleNamespace(context=svc)) == {
+        "next": "finish",
+        "finish_reason": "round budget spent (3/3)",
+    }
     finish = read_traces(svc.run_dir.traces)[-1]
     assert finish["decision"] == "finish" and finish["rounds"] == 3 and finish["max_rounds"] == 3
     assert finish["reason"] == "round budget spent (3/3)"

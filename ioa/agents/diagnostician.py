@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from statistics import fmean
 from typing import TYPE_CHECKING, Any
 
@@ -18,17 +18,16 @@ from langgraph.runtime import Runtime
 from ioa import rules
 from ioa.context import Services
 from ioa.domains.base import ModuleSpec, Task
+from ioa.lengths import derive_lengths
 from ioa.rundir import read_jsonl, write_json, write_jsonl
 from ioa.state import IOAState
-from ioa.student_train.generate import generate_answers
+from ioa.student_train.generate import answer_and_count
 
 if TYPE_CHECKING:
     from ioa.memory import ConceptMemory
 
 AGENT = "diagnostician"
 PROBES = "data/probes.jsonl"
-PROBE_PROGRAMS = {"text": "respond", "code": "write_code"}
-"""Teacher program by seed-task kind; every other probe (numbers, labels, math) uses answer_probe."""
 
 
 def _load_probes(svc: Services) -> list[Task]:
@@ -50,18 +49,18 @@ def _accuracy(
     return acc, levels
 
 
-def _student_answers(svc: Services, state: IOAState, probes: list[Task], round_: int) -> list[str]:
-    cfg = svc.config.student
+def _student_answers(
+    svc: Services, state: IOAState, probes: list[Task], round_: int, cap: int
+) -> tuple[list[str], int]:
+    """The student's answers within ``cap`` tokens, and how many the cap cut off."""
+    questions = [t.question for t in probes]
     with svc.progress.step(f"student answers probes (round {round_})", len(probes)) as advance:
         if svc.student_endpoint is not None:
             checkpoint = svc.run_dir.resolve(state.student_checkpoint) if state.student_checkpoint else None
-            return svc.student_endpoint.answer([t.question for t in probes], checkpoint, progress=advance)
-        return generate_answers(
-            svc.student(state.student_checkpoint),
-            [t.question for t in probes],
-            max_new_tokens=cfg.max_new_tokens,
-            batch_size=cfg.eval_batch_size,
-            progress=advance,
+            return svc.student_endpoint.answer(questions, checkpoint, max_tokens=cap, progress=advance), 0
+        student = svc.student(state.student_checkpoint)
+        return answer_and_count(
+            student, questions, max_new_tokens=cap, batch_size=svc.config.student.eval_batch_size, progress=advance
         )
 
 
@@ -70,9 +69,9 @@ def _by_index(per_level: dict[int, float]) -> list[float]:
     return [per_level.get(lv, 0.0) for lv in range(max(per_level) + 1)]
 
 
-def _measure_teacher(svc: Services, probes: list[Task]) -> tuple[dict[str, float], dict[str, list[float]]]:
+def _measure_teacher(svc: Services, probes: list[Task], cap: int) -> tuple[dict[str, float], dict[str, list[float]]]:
     """P_T per module and per module and level, once; the answers and per-level scores are kept as records."""
-    answers = _teacher_answers(svc, probes)
+    answers = _teacher_answers(svc, probes, cap)
     p_teacher, per_level = _accuracy(svc, probes, answers)
     write_jsonl(
         svc.run_dir.resolve("data/probes_teacher.jsonl"),
@@ -87,15 +86,18 @@ def _measure_teacher(svc: Services, probes: list[Task]) -> tuple[dict[str, float
 
 
 def _measure_student(
-    svc: Services, state: IOAState, probes: list[Task], round_: int
-) -> tuple[dict[str, float], dict[str, dict[int, float]]]:
-    """P_S per module and per module and level at ``round_``; the answers are kept in the round's file."""
-    answers = _student_answers(svc, state, probes, round_)
+    svc: Services, state: IOAState, probes: list[Task], round_: int, cap: int
+) -> tuple[dict[str, float], dict[str, dict[int, float]], dict[str, Any]]:
+    """P_S per module and per module and level at ``round_``, and the state update that records the answers
+    (their file, and how many the answer cap cut off)."""
+    answers, cut = _student_answers(svc, state, probes, round_, cap)
+    path = f"data/round_{round_}_student_answers.jsonl"
     write_jsonl(
-        svc.run_dir.resolve(f"data/round_{round_}_student_answers.jsonl"),
+        svc.run_dir.resolve(path),
         [{"module": t.module, "question": t.question, "answer": a} for t, a in zip(probes, answers, strict=True)],
     )
-    return _accuracy(svc, probes, answers)
+    usage = {"truncated_student_answer": cut, "items_student_answer": len(answers)}
+    return *_accuracy(svc, probes, answers), {"answer_files": [path], "usage": usage}
 
 
 def _placement(
@@ -129,14 +131,28 @@ def remember(
         memory.record(k, f"{spec.name}: {spec.description}", verdicts[k] == "mastered", meta)
 
 
-def _record(svc: Services, round_: int, p_teacher: dict[str, float], p_student: dict[str, float]) -> dict[str, str]:
-    """One diagnosis's verdict per module, written to mastery.csv and mirrored into Chroma."""
-    tau = svc.config.rules.tau_mastery
+def _record(
+    svc: Services,
+    round_: int,
+    p_teacher: dict[str, float],
+    p_student: dict[str, float],
+    forgot: set[str] = frozenset(),
+    stuck: set[str] = frozenset(),
+) -> dict[str, str]:
+    """One diagnosis's state per module (``rules.module_state``), written to mastery.csv and mirrored into Chroma."""
+    cfg = svc.config.rules
     verdicts, rows = {}, []
     for spec in svc.domain.modules:
         k = spec.id
         ratio = rules.mastery_ratio(p_teacher[k], p_student[k])
-        verdicts[k] = "mastered" if ratio >= tau else "unmastered"
+        verdicts[k] = rules.module_state(
+            p_teacher[k],
+            p_student[k],
+            tau_mastery=cfg.tau_mastery,
+            teacher_floor=cfg.teacher_floor,
+            forgot=k in forgot,
+            stuck=k in stuck,
+        )
         rows.append(
             {
                 "round": round_,
@@ -183,33 +199,38 @@ def _find_modules(svc: Services) -> None:
     )
 
 
-def _teacher_answers(svc: Services, probes: list[Task]) -> list[str]:
-    """The teacher's answers to the probes, each with the program that fits its task kind (seed files)."""
-    cfg = svc.config
-    answers = [""] * len(probes)
-    groups: dict[str, list[int]] = defaultdict(list)
-    for i, t in enumerate(probes):
-        groups[PROBE_PROGRAMS.get(t.entry.get("kind", ""), "answer_probe")].append(i)
+def _teacher_answers(svc: Services, probes: list[Task], cap: int) -> list[str]:
+    """The teacher's answers to the probes, asked exactly as the student is (``answer_probe`` is sent bare)."""
     with svc.progress.step("teacher answers probes", len(probes)) as advance:
-        for program, idx in groups.items():
-            # Short answers get a short cap; code and free text need room.
-            cap = cfg.synthesis.answer_max_tokens if program == "answer_probe" else cfg.teacher.max_tokens
-            predictions = svc.teacher.run(
-                program,
-                [{"question": probes[i].question} for i in idx],
-                round=0,
-                node="identify",
-                temperature=cfg.synthesis.answer_temperature,
-                max_tokens=cap,
-                on_done=advance,
-            )
-            for i, p in zip(idx, predictions, strict=True):
-                answers[i] = p.answer if p is not None else ""
-    return answers
+        predictions = svc.teacher.run(
+            "answer_probe",
+            [{"question": t.question} for t in probes],
+            round=0,
+            node="identify",
+            temperature=svc.config.synthesis.answer_temperature,
+            max_tokens=cap,
+            on_done=advance,
+        )
+    return [p.answer if p is not None else "" for p in predictions]
+
+
+def forgotten(state: IOAState, levels: dict[str, list[float]], tau: float) -> set[str]:
+    """Modules the student once passed the mastery gate on (a stage's gate at a level, or mastered overall) and may
+    no longer pass: the candidates for ``forgotten`` (``rules.module_state`` keeps a module mastered again as
+    ``mastered``). ``levels`` are the new diagnosis's P_S/P_T per level, ``tau`` the gate."""
+    was_mastered = {k for verdicts in state.mastery for k, v in verdicts.items() if v in ("mastered", "forgotten")}
+    out = set()
+    for k in state.modules:
+        passed = state.passed.get(k)
+        ratios = levels.get(k, [])
+        fell = passed is not None and (passed >= len(ratios) or ratios[passed] < tau)
+        if fell or k in was_mastered:
+            out.add(k)
+    return out
 
 
 def identify_gaps(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
-    """Knowledge Identifier: fix the probes, measure P_T(k) and P_S(k), record the prior prerequisite DAG."""
+    """Knowledge Identifier: fix the probes and the run's lengths, measure P_T(k) and P_S(k), record the prior DAG."""
     svc = runtime.context
     cfg = svc.config
     started = time.perf_counter()
@@ -221,30 +242,39 @@ def identify_gaps(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]
         for t in svc.domain.probes(spec.id, cfg.domain.probes_per_module, cfg.domain.seed)
     ]
     write_jsonl(svc.run_dir.resolve(PROBES), [asdict(t) for t in probes])
-    svc.progress.node("identify", 0, f"{len(svc.domain.modules)} modules, {len(probes)} probes")
+    lengths = _lengths(svc, probes)
+    svc.progress.node("identify", 0, f"{len(svc.domain.modules)} modules, {len(probes)} probes; caps {lengths}")
 
-    p_teacher, teacher_levels = _measure_teacher(svc, probes)
-    p_student, student_levels = _measure_student(svc, state, probes, 0)
+    p_teacher, teacher_levels = _measure_teacher(svc, probes, lengths["teacher_answer"])
+    state = replace(state, lengths=lengths)
+    p_student, student_levels, answers = _measure_student(svc, state, probes, 0, lengths["student_answer"])
     verdicts = _record(svc, 0, p_teacher, p_student)
-    mastered = sum(v == "mastered" for v in verdicts.values())
+    beyond = sorted(k for k, v in verdicts.items() if v == "beyond_teacher")
 
     prior = [(p, spec.id) for spec in svc.domain.modules for p in spec.prerequisites]
     modules = [spec.id for spec in svc.domain.modules]
     edges, removed = rules.break_cycles(modules, prior)
-    deficient = sorted(k for k in modules if rules.is_deficient(p_teacher[k], p_student[k], cfg.rules.tau_gap))
-    elapsed = time.perf_counter() - started
+    deficient = sorted(
+        k for k in modules if k not in beyond and rules.is_deficient(p_teacher[k], p_student[k], cfg.rules.tau_gap)
+    )
     svc.tracer.event(
         round=0,
         node="identify",
         agent=AGENT,
         kind="identify",
-        summary=f"{len(deficient)}/{len(modules)} modules deficient; {mastered} already mastered",
-        latency_s=elapsed,
+        summary=f"{len(deficient)}/{len(modules)} modules deficient; "
+        f"{sum(v == 'mastered' for v in verdicts.values())} already mastered; {len(beyond)} beyond the teacher "
+        f"(P_T < {cfg.rules.teacher_floor})",
+        latency_s=time.perf_counter() - started,
         p_teacher=p_teacher,
         p_student=p_student,
         deficient=deficient,
+        beyond_teacher=beyond,
+        teacher_floor=cfg.rules.teacher_floor,
+        lengths=lengths,
         removed_cycle_edges=removed,
     )
+    usage = svc.teacher.usage_since(before)
     return {
         "modules": modules,
         "p_teacher": p_teacher,
@@ -255,8 +285,30 @@ def identify_gaps(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]
         "mastery": [verdicts],
         **_placement(svc, teacher_levels, student_levels),
         "edges": edges,
-        "usage": svc.teacher.usage_since(before),
+        "probes_file": PROBES,
+        "lengths": lengths,
+        "answer_files": answers["answer_files"],
+        "usage": {**usage, **answers["usage"]},
     }
+
+
+def _lengths(svc: Services, probes: list[Task]) -> dict[str, int]:
+    """The run's caps from the initial student and the domain's data (``ioa.lengths``), traced with their evidence."""
+    student = svc.student(None)
+    cfg = svc.config
+    lengths, evidence = derive_lengths(
+        svc.domain, probes, student.tokenizer, student.context_window(), cfg.synthesis.examples_per_module, cfg.lengths
+    )
+    svc.tracer.event(
+        round=0,
+        node="identify",
+        agent=AGENT,
+        kind="lengths",
+        summary=f"caps from the student and the data: {lengths.as_dict()}",
+        lengths=lengths.as_dict(),
+        evidence=evidence,
+    )
+    return lengths.as_dict()
 
 
 def diagnose_student(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
@@ -264,27 +316,37 @@ def diagnose_student(state: IOAState, runtime: Runtime[Services]) -> dict[str, A
     svc = runtime.context
     started = time.perf_counter()
     round_ = state.round + 1
-    p_student, student_levels = _measure_student(svc, state, _load_probes(svc), round_)
-    verdicts = _record(svc, round_, state.p_teacher, p_student)
+    probes = _load_probes(svc)
+    p_student, student_levels, answers = _measure_student(svc, state, probes, round_, state.lengths["student_answer"])
+    placement = _placement(svc, state.teacher_levels, student_levels)
+    forgot = forgotten(state, placement["level_ratios"], svc.config.rules.tau_mastery)
+    verdicts = _record(svc, round_, state.p_teacher, p_student, forgot, set(state.stuck))
     mastered = sum(v == "mastered" for v in verdicts.values())
     moved = {k: round(p_student[k] - state.p_student.get(k, 0.0), 4) for k in p_student}
+    lost = sorted(k for k, v in verdicts.items() if v == "forgotten")
     svc.progress.node(
-        "diagnose", round_, f"mastered {mastered}/{len(p_student)}; mean P_S {fmean(p_student.values()):.2f}"
+        "diagnose",
+        round_,
+        f"mastered {mastered}/{len(p_student)}; mean P_S {fmean(p_student.values()):.2f}"
+        + (f"; forgotten {lost}" if lost else ""),
     )
     svc.tracer.event(
         round=round_,
         node="diagnose",
         agent=AGENT,
         kind="diagnosis",
-        summary=f"mastered {mastered}/{len(p_student)}, mean P_S {fmean(p_student.values()):.3f}",
+        summary=f"mastered {mastered}/{len(p_student)}, mean P_S {fmean(p_student.values()):.3f}"
+        + (f", forgotten {lost}" if lost else ""),
         latency_s=time.perf_counter() - started,
         p_student=p_student,
         change=moved,
+        states=verdicts,
     )
     return {
         "round": round_,
         "p_student": p_student,
         "history": [p_student],
         "mastery": [verdicts],
-        **_placement(svc, state.teacher_levels, student_levels),
+        **placement,
+        **answers,
     }

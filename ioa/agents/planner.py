@@ -6,93 +6,17 @@ and the numbers behind it.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from dataclasses import replace
+from typing import Any
 
 from langgraph.runtime import Runtime
 
 from ioa import rules
+from ioa.agents.curriculum import build_curriculum
 from ioa.context import Services
-from ioa.rundir import write_json
 from ioa.state import IOAState
 
 AGENT = "planner"
-
-
-def build_curriculum(
-    state: IOAState, svc: Services, exclude: set[str]
-) -> tuple[list[list[str]], list[tuple[str, str]]]:
-    """Deficiency -> dependency refinement -> severity -> targets (+ prerequisites) -> stages -> ZPD split."""
-    cfg = svc.config.rules
-    p_t, p_s = state.p_teacher, state.p_student
-    delta = {k: rules.deficiency(p_t[k], p_s[k]) for k in state.modules}
-    deficient = {k for k in state.modules if delta[k] > cfg.tau_gap and k not in exclude}
-    dep = rules.dependency_strengths(state.history, p_t, cfg.tau_high, cfg.tau_low)
-    edges, removed = rules.refine_edges(state.edges, dep, state.modules, cfg.tau_dep)
-    severity = rules.severity(delta, dep, edges, cfg.alpha)
-    # The frontier schedule teaches every deficient module as soon as it is ready, so all are targets.
-    fraction = 1.0 if cfg.schedule == "frontier" else cfg.target_fraction
-    targets = rules.select_targets(severity, deficient, fraction)
-    unmastered = {k for k in state.modules if rules.mastery_ratio(p_t[k], p_s[k]) < cfg.tau_mastery} - exclude
-    chosen = rules.with_prerequisites(targets, edges, unmastered)
-    layered = rules.layer_stages(chosen, edges)
-    stages = rules.split_for_zpd(layered, p_s, cfg.tau_zpd)
-    write_json(
-        svc.run_dir.curriculum,
-        {
-            "round": state.round,
-            "modules": _module_rows(state, svc, edges, delta, severity, deficient, targets),
-            "edges": [list(e) for e in edges],
-            "removed_edges": [list(e) for e in removed],
-            "dependency_estimates": {f"{a}->{b}": v for (a, b), v in sorted(dep.items())},
-            "targets": targets,
-            "stages": stages,
-            "excluded_stuck": sorted(exclude),
-        },
-    )
-    svc.tracer.event(
-        round=state.round,
-        node="plan",
-        agent=AGENT,
-        kind="curriculum",
-        summary=f"{len(deficient)} deficient, targets {targets}, {len(stages)} stage(s): {stages}",
-        deficient=sorted(deficient),
-        severity=severity,
-        targets=targets,
-        stages=stages,
-        layered_before_zpd=layered,
-        added_or_kept_edges=len(edges),
-        removed_edges=removed,
-    )
-    return stages, edges
-
-
-def _module_rows(
-    state: IOAState,
-    svc: Services,
-    edges: list[tuple[str, str]],
-    delta: dict[str, float],
-    severity: dict[str, float],
-    deficient: set[str],
-    targets: list[str],
-) -> list[dict[str, Any]]:
-    """curriculum.json's record of each module: what it is, its scores and why it was (not) chosen."""
-    specs = {m.id: m for m in svc.domain.modules}
-    return [
-        {
-            "id": k,
-            "name": specs[k].name,
-            "description": specs[k].description,
-            "levels": specs[k].levels,
-            "prerequisites": sorted(a for a, b in edges if b == k),
-            "p_teacher": state.p_teacher[k],
-            "p_student": state.p_student[k],
-            "deficiency": delta[k],
-            "severity": severity[k],
-            "deficient": k in deficient,
-            "target": k in targets,
-        }
-        for k in state.modules
-    ]
 
 
 def _ratios(state: IOAState, modules: list[str]) -> dict[str, float]:
@@ -137,7 +61,7 @@ def _retry_stuck(state: IOAState, svc: Services, stuck: set[str]) -> tuple[list[
         "every other module is mastered or stuck, and budget is left",
         stuck=sorted(stuck),
     )
-    return build_curriculum(state, svc, exclude=set())
+    return build_curriculum(state, svc, exclude=_excluded(state))
 
 
 def _decision(svc: Services, state: IOAState, decision: str, summary: str, reason: str, **numbers: Any) -> None:
@@ -157,7 +81,48 @@ def _decision(svc: Services, state: IOAState, decision: str, summary: str, reaso
 def _finish(svc: Services, state: IOAState, reason: str, **numbers: Any) -> dict[str, Any]:
     _decision(svc, state, "finish", f"finish: {reason}", reason, **numbers)
     svc.progress.node("plan", state.round, f"finish: {reason}")
-    return {"next": "finish"}
+    # The first reason is the run's: consolidation afterwards only settles what was taught.
+    return {"next": "finish", "finish_reason": state.finish_reason or reason}
+
+
+def latest(state: IOAState) -> dict[str, str]:
+    """The latest diagnosis's state of every module (``rules.module_state``)."""
+    return state.mastery[-1] if state.mastery else {}
+
+
+def _excluded(state: IOAState) -> set[str]:
+    """Modules no curriculum teaches: beyond the teacher, or set aside after rounds with nothing kept."""
+    return {k for k, v in latest(state).items() if v == "beyond_teacher"} | set(state.set_aside)
+
+
+def _empty_modules(state: IOAState, svc: Services) -> dict[str, list[int]]:
+    """Modules whose last ``budget.max_empty_rounds`` taught rounds all kept nothing, with those rounds."""
+    need = svc.config.budget.max_empty_rounds
+    kept: dict[str, dict[int, int]] = {}
+    for r in state.synthesis:
+        if "kept" in r:  # the adapter's records
+            kept.setdefault(r["module"], {}).setdefault(r["round"], 0)
+            kept[r["module"]][r["round"]] += r["kept"]
+    out = {}
+    for module, by_round in kept.items():
+        last = sorted(by_round)[-need:]
+        if module not in state.set_aside and len(last) == need and not any(by_round[r] for r in last):
+            out[module] = last
+    return out
+
+
+def _nothing_to_teach(state: IOAState, svc: Services) -> str | None:
+    """Why no round could teach anything, before the first one; None when something can be taught."""
+    verdicts = latest(state)
+    if state.round or not verdicts:
+        return None
+    floor = svc.config.rules.teacher_floor
+    if all(v == "beyond_teacher" for v in verdicts.values()):
+        return f"the teacher scores below the floor ({floor}) on every module: nothing to teach"
+    teachable = [k for k, v in verdicts.items() if v != "beyond_teacher"]
+    if not any(rules.is_deficient(state.p_teacher[k], state.p_student[k], svc.config.rules.tau_gap) for k in teachable):
+        return "the student already matches the teacher on every module the teacher knows: nothing to teach"
+    return None
 
 
 def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
@@ -178,9 +143,66 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
     if calls >= budget.max_teacher_calls:
         return _finish(svc, state, f"teacher budget spent ({calls}/{budget.max_teacher_calls} calls)", **spent)
 
-    if svc.config.rules.schedule == "frontier":
-        return _plan_frontier(state, svc)
-    index, stuck = state.stage_index, []
+    if reason := _nothing_to_teach(state, svc):
+        return _finish(svc, state, reason, p_teacher=state.p_teacher, states=latest(state))
+    aside = _set_aside(state, svc)
+    if aside:
+        state = replace(state, set_aside=[*state.set_aside, *aside])
+    step = _plan_frontier(state, svc) if svc.config.rules.schedule == "frontier" else _plan_stages(state, svc)
+    if aside:
+        step["set_aside"] = list(aside)
+    if step.get("next") == "teach":
+        step = _bring_back(state, svc, step)
+    return step
+
+
+def _set_aside(state: IOAState, svc: Services) -> list[str]:
+    """Stop paying for modules the adapter kept nothing of, round after round; each is a traced decision."""
+    found = _empty_modules(state, svc)
+    for module, rounds in found.items():
+        _decision(
+            svc,
+            state,
+            "set_aside",
+            f"set aside {module}: nothing kept in rounds {rounds}",
+            f"the adapter kept none of the teacher's exercises for {module} in {len(rounds)} rounds in a row "
+            f"(budget.max_empty_rounds = {svc.config.budget.max_empty_rounds})",
+            module=module,
+            rounds=rounds,
+        )
+    return sorted(found)
+
+
+def _bring_back(state: IOAState, svc: Services, step: dict[str, Any]) -> dict[str, Any]:
+    """Forgotten modules are taught in the next teach step, remedial, whatever the stage: a traced decision each."""
+    focus = list(step["focus"])
+    modes = {k: step.get("mode", "new") for k in focus}
+    for k, v in latest(state).items():
+        if v != "forgotten" or k in state.set_aside:
+            continue
+        level = state.passed.get(k)
+        ratios = state.level_ratios.get(k, [])
+        _decision(
+            svc,
+            state,
+            "bring_back",
+            f"bring back {k}: forgotten",
+            f"{k} passed the mastery gate before and is below it now; it is taught again, remedial",
+            module=k,
+            passed_level=level,
+            ratio_at_level=ratios[level] if level is not None and level < len(ratios) else None,
+            ratio=_ratios(state, [k])[k],
+            tau_mastery=svc.config.rules.tau_mastery,
+        )
+        if k not in focus:
+            focus.append(k)
+        modes[k] = "remedial"  # aimed at its mistakes, even where the stage itself is new or bridging
+    return {**step, "focus": focus, "modes": modes}
+
+
+def _plan_stages(state: IOAState, svc: Services) -> dict[str, Any]:
+    """The stage schedule: gate the stage just taught, then remedial, stuck or the next stage (bridging)."""
+    index, stuck, passed = state.stage_index, [], {}
     if state.stages:  # a stage was just taught, trained and diagnosed: gate it
         decision = _gate(state, svc)
         if decision.action == "remedial":
@@ -194,8 +216,16 @@ def plan_next_step(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
             }
         if decision.action == "stuck":
             stuck = decision.weak
+        else:  # advance: every module of the stage passed the gate at the level it was taught
+            stage = state.stages[index]
+            passed = {k: max(state.passed.get(k, -1), state.stage_levels.get(k, 0)) for k in stage}
         index += 1
-    return _next_stage(state, svc, index, stuck)
+    step = _next_stage(state, svc, index, stuck)
+    if passed:
+        step["passed"] = {**state.passed, **passed}
+        if step.get("next") == "teach":
+            step["mode"] = "bridging"  # one notch past what was just mastered, scaffolded from it
+    return step
 
 
 def _gate(state: IOAState, svc: Services) -> rules.GateDecision:
@@ -232,7 +262,7 @@ def _next_stage(state: IOAState, svc: Services, index: int, stuck: list[str]) ->
             if rebuilt:
                 break
             excluded = set(state.stuck) | set(stuck)
-            stages, edges = build_curriculum(state, svc, exclude=excluded)
+            stages, edges = build_curriculum(state, svc, exclude=excluded | _excluded(state))
             if not stages and excluded and cfg.retry_stuck:
                 stages, edges = _retry_stuck(state, svc, excluded)
             index, rebuilt = 0, True
@@ -302,7 +332,7 @@ def _plan_frontier(state: IOAState, svc: Services) -> dict[str, Any]:
     level, decides how far it climbs. Nothing already introduced is dropped while it is unmastered,
     so a new module adds to a round instead of replacing what came before.
     """
-    stages, edges = build_curriculum(state, svc, exclude=set())
+    stages, edges = build_curriculum(state, svc, exclude=_excluded(state))
     introduced = set(state.introduced)
     passed = {k for k, level in state.levels.items() if level >= 0}
     focus, blocked = rules.frontier(stages, edges, introduced | passed)
@@ -336,41 +366,3 @@ def _plan_frontier(state: IOAState, svc: Services) -> dict[str, Any]:
         "edges": edges,
         "teach_attempts": 0,
     }
-
-
-def batch_ready(state: IOAState, runtime: Runtime[Services]) -> Literal["train", "teach"]:
-    """The planner's check after adapting: train once the ZPD batch is big enough (or teaching is capped)."""
-    svc = runtime.context
-    budget = svc.config.budget
-    big_enough = state.batch_examples >= budget.min_batch
-    capped = state.teach_attempts >= budget.max_teach_attempts
-    ready = big_enough or capped
-    if big_enough:
-        reason = f"{state.batch_examples} adapted examples reach the minimum batch of {budget.min_batch}"
-    elif capped:
-        reason = (
-            f"teach attempts capped at {budget.max_teach_attempts}; training on the {state.batch_examples} there are"
-        )
-    else:
-        reason = f"only {state.batch_examples} of {budget.min_batch} examples; the teacher is asked for more"
-    svc.tracer.event(
-        round=state.round + 1,
-        node="adapt",
-        agent=AGENT,
-        kind="batch_check",
-        summary=f"batch {'ready' if ready else 'not ready'}: {state.batch_examples} examples "
-        f"(min {budget.min_batch}), teach attempt {state.teach_attempts}/{budget.max_teach_attempts}",
-        decision="train" if ready else "teach",
-        reason=reason,
-        batch_examples=state.batch_examples,
-        min_batch=budget.min_batch,
-        teach_attempts=state.teach_attempts,
-        max_teach_attempts=budget.max_teach_attempts,
-    )
-    return "train" if ready else "teach"
-
-
-def route_after_plan(state: IOAState, runtime: Runtime[Services]) -> Literal["teach", "consolidate", "finish"]:
-    """A finishing run first consolidates everything taught, once, when its examples kept epochs back for it."""
-    due = runtime.context.config.training.kept_back > 0 and bool(state.trained_files)
-    return "consolidate" if state.next == "finish" and due and not state.consolidated else state.next

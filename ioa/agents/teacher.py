@@ -1,24 +1,26 @@
-"""The teacher agent: synthesises exercises with worked solutions for the planner's focus modules.
+"""The teacher agent: writes new exercises for the planner's focus modules (the paper's synthesis).
 
-Exercises come from the domain's generator at the ZPD target level (one notch above the
-student's level, and with ``rules.zpd_stretch`` a share one notch higher still); the teacher
-writes the worked solution. Failed or unparseable requests are dropped and counted by the
-teacher client, never fatal.
+Per focus module, at its ZPD level (and, with ``rules.zpd_stretch``, a share one notch higher), the
+teacher writes J new exercises per request, each with its steps, answer and check, in the planner's
+mode: new, remedial (aimed at the student's actual wrong answers) or bridging (one notch harder,
+scaffolded from the nearest mastered module). ``ioa.agents.synthesis`` builds the requests; all of a
+step's requests go out together. What the teacher wrote is parsed into exercises and written to the
+round's teach file for the adapter; a failed or unparseable reply is counted, never fatal.
 """
 
 from __future__ import annotations
 
 import zlib
-from dataclasses import asdict
+from collections import Counter, defaultdict
 from typing import Any
 
 from langgraph.runtime import Runtime
 
-from ioa import rules
-from ioa.agents.planner import zpd_levels
+from ioa.agents.synthesis import PROGRAMS, Mode, SynthesisRequest, build_requests
 from ioa.context import Services
 from ioa.rundir import write_jsonl
 from ioa.state import IOAState
+from ioa.teacher.exercises import parse_exercises
 
 AGENT = "teacher"
 
@@ -33,49 +35,74 @@ def exercise_seed(base: int, round_: int, attempt: int, module: str) -> int:
 
 
 def teach_focus(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
-    """Synthesise J exercises per focus module at its ZPD level, with the teacher's worked solutions."""
+    """Ask the teacher for new exercises for every focus module, in its mode, and keep what parses."""
     svc = runtime.context
-    cfg = svc.config
     round_, attempt = state.round + 1, state.teach_attempts
-    specs = {m.id: m for m in svc.domain.modules}
-    n = cfg.synthesis.examples_per_module
-    zpd = zpd_levels(state, svc, state.focus)
-    tasks = []
-    for module in state.focus:
-        # A remedial round never climbs past the level its stage teaches, but steps down when the student slipped.
-        level = min(zpd[module], state.stage_levels.get(module, zpd[module]))
-        seed = exercise_seed(cfg.domain.seed, round_, attempt, module)
-        for lv, m in rules.stretch_split(n, level, specs[module].levels, cfg.rules.zpd_stretch).items():
-            tasks += svc.domain.exercises(module, lv, m, seed)
-    svc.progress.node("teach", round_, f"{state.mode}: {len(tasks)} exercises for {state.focus}")
+    modes: dict[str, Mode] = {k: state.modes.get(k, state.mode) for k in state.focus}
+    requests = build_requests(state, svc, modes, draw=round_ * 100 + attempt)
+    svc.progress.node("teach", round_, f"{len(requests)} synthesis requests for {modes} (module: mode)")
     before = svc.teacher.snapshot()
-    with svc.progress.step(f"teacher writes worked solutions (attempt {attempt + 1})", len(tasks)) as advance:
-        solutions = svc.teacher.run(
-            "worked_solution",
-            [{"skill": specs[t.module].description, "exercise": t.question} for t in tasks],
-            round=round_,
-            node="teach",
-            temperature=cfg.teacher.temperature,
-            draw=f"attempt{attempt}",  # the attempts' sampled answers are distinct cache entries
-            on_done=advance,
-        )
-    rows = [
-        {**asdict(t), "mode": state.mode, "steps": s.steps if s else None, "teacher_answer": s.answer if s else None}
-        for t, s in zip(tasks, solutions, strict=True)
-    ]
+    replies = _ask(svc, requests, round_, attempt, state.lengths.get("teacher_synthesis"))
+    rows, records = [], []
+    per_module: dict[str, Counter[str]] = defaultdict(Counter)
+    for index, (req, text) in enumerate(zip(requests, replies, strict=True)):
+        written = parse_exercises(text) if text else []
+        count = per_module[req.module]
+        count.update(requests=1, asked=req.count, parsed=len(written), replied=bool(text))
+        rows += [
+            {
+                "module": req.module,
+                "level": req.level,
+                "mode": req.mode,
+                "request": index,
+                "problem": ex.problem,
+                "steps": ex.steps,
+                "answer": ex.answer,
+                "check": ex.check,
+                "strategies": list(svc.config.adapter.strategies),
+            }
+            for ex in written
+        ]
+    for module, count in per_module.items():
+        records.append({"round": round_, "attempt": attempt, "module": module, "mode": modes[module], **count})
     path = teach_file(round_, attempt)
     write_jsonl(svc.run_dir.resolve(path), rows)
     usage = svc.teacher.usage_since(before)
+    parsed = sum(r["parsed"] for r in records)
     svc.tracer.event(
         round=round_,
         node="teach",
         agent=AGENT,
         kind="synthesis",
-        summary=f"{sum(s is not None for s in solutions)}/{len(tasks)} worked solutions "
-        f"({state.mode}) for {state.focus}",
+        summary=f"{len(requests)} requests ({', '.join(sorted(set(modes.values())))}) asked for "
+        f"{sum(r.count for r in requests)} exercises; {parsed} parsed, for {state.focus}",
         tokens=int(usage.get("teacher_prompt_tokens", 0) + usage.get("teacher_completion_tokens", 0)),
         focus=state.focus,
-        mode=state.mode,
+        modes=modes,
+        per_module=records,
         file=path,
     )
-    return {"teach_attempts": attempt + 1, "teach_files": [path], "usage": usage}
+    return {"teach_attempts": attempt + 1, "teach_files": [path], "synthesis": records, "usage": usage}
+
+
+def _ask(svc: Services, requests: list[SynthesisRequest], round_: int, attempt: int, cap: int | None) -> list[str]:
+    """Each request's reply ("" when dropped), every mode's program run over its requests at once."""
+    replies = [""] * len(requests)
+    by_program: dict[str, list[int]] = defaultdict(list)
+    for i, req in enumerate(requests):
+        by_program[PROGRAMS[req.mode]].append(i)
+    with svc.progress.step(f"teacher writes exercises (attempt {attempt + 1})", len(requests)) as advance:
+        for program, idx in by_program.items():
+            predictions = svc.teacher.run(
+                program,
+                [requests[i].inputs for i in idx],
+                round=round_,
+                node="teach",
+                temperature=svc.config.teacher.temperature,
+                max_tokens=cap,
+                draw=f"attempt{attempt}",  # the attempts' sampled replies are distinct cache entries
+                on_done=advance,
+            )
+            for i, p in zip(idx, predictions, strict=True):
+                replies[i] = p.exercises if p is not None else ""
+    return replies

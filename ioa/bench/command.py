@@ -19,17 +19,17 @@ def bench(config: Config, out: Path, report: Callable[[str], None] = print) -> d
     Each finished trial goes to OUT/trials.jsonl at once, so the same command after a stop resumes.
     """
     from ioa.progress import RunProgress
-    from ioa.teacher.local_server import ensure_teacher_folder
+    from ioa.student_train.model import TINY_TOKENIZER
 
     out.mkdir(parents=True, exist_ok=True)
     log = TrialLog.open(out, config)
-    # The tiny student speaks the bundled teacher's tokenizer (or its cut to the domain), whichever teacher teaches.
-    tokenizer_dir = ensure_teacher_folder(progress=report)
+    # The tiny student's own tokenizer (or its cut to the domain), whichever teacher teaches.
+    tokenizer_dir = TINY_TOKENIZER
     if config.bench.vocab == "domain":
         from ioa.bench.student_vocab import domain_tokenizer
         from ioa.domains import get_domain
 
-        tokenizer_dir = domain_tokenizer(get_domain(config.domain.name, 0), tokenizer_dir, out / "student_tokenizer")
+        tokenizer_dir = domain_tokenizer(get_domain(config.bench.domain, 0), tokenizer_dir, out / "student_tokenizer")
     with ExitStack() as stack:
         endpoint = None
         if config.bench.teacher == "llm":
@@ -38,5 +38,7 @@ def bench(config: Config, out: Path, report: Callable[[str], None] = print) -> d
 
             # One teacher (the configured endpoint or one embedded server) for every trial.
             endpoint = stack.enter_context(teacher_endpoint(config, RunDir(out), RunProgress(enabled=False)))
+            if not config.teacher.base_url:  # the embedded server sets its own concurrency
+                config = config.model_copy(update={"teacher": config.teacher.for_embedded_server()})
         result = run_bench(config, tokenizer_dir, log, endpoint, report)
     return write_results(out, result)

@@ -31,7 +31,7 @@ def graph_config(trial: Trial, config: Config) -> Config:
             "budget": config.budget.model_copy(
                 update={"max_rounds": 10_000, "max_teacher_calls": probes + trial.budget}
             ),
-            "student": config.student.model_copy(update={"max_new_tokens": config.bench.max_new_tokens}),
+            "lengths": config.lengths.model_copy(update={"student_answer": config.bench.max_new_tokens}),
         }
     )
 

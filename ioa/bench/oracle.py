@@ -9,13 +9,17 @@ metadata.
 
 from __future__ import annotations
 
+import re
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
 import dspy
 
 from ioa.domains.base import Domain, ModuleSpec, Task
+from ioa.domains.lesson import Lesson, Verdict
 from ioa.domains.steps import worked_steps
+from ioa.teacher.exercises import WrittenExercise, render_exercises
 from ioa.teacher.protocol import Request, Teacher
 from ioa.teacher.stats import TeacherStats
 
@@ -38,12 +42,22 @@ class TaskBook:
     def score(self, task: Task, answer: str | None) -> float:
         return self.inner.score(task, answer)
 
+    def lesson(self, module_id: str, level: int) -> Lesson:
+        return self.inner.lesson(module_id, level)
+
+    def verify(self, module_id: str, problem: str, steps: str, answer: str) -> Verdict:
+        return self.inner.verify(module_id, problem, steps, answer)
+
     def lookup(self, question: str) -> Task:
         return self._tasks[question]
 
     def _keep(self, tasks: list[Task]) -> list[Task]:
         self._tasks.update((t.question, t) for t in tasks)
         return tasks
+
+
+SYNTHESIS = frozenset({"synthesize_new", "synthesize_remedial", "synthesize_bridging"})
+"""The synthesis programs (one per mode); the oracle writes the same exact exercises for each."""
 
 
 class OracleTeacher(Teacher):
@@ -61,15 +75,37 @@ class OracleTeacher(Teacher):
     def answer(self, name: str, inputs: Sequence[dict[str, Any]], request: Request) -> list[dspy.Prediction | None]:
         """``Teacher.run``, exactly and at once: one call per item, like the chat teacher; sampling does not apply."""
         out = []
-        for item in inputs:
-            task = self.book.lookup(item.get("question") or item["exercise"])
-            if name == "answer_probe":
-                out.append(dspy.Prediction(answer=task.answer))
-            elif name == "worked_solution":
-                out.append(dspy.Prediction(steps=worked_steps(task), answer=task.answer))
+        for index, item in enumerate(inputs):
+            if name == "rewrite_solution":
+                # Its worked steps are already one small step a line: it declines, unpaid, and the adapter keeps them.
+                out.append(None)
+                self.stats.dropped += 1
+                if request.on_done:
+                    request.on_done()
+                continue
+            if name in SYNTHESIS:
+                out.append(dspy.Prediction(exercises=self._synthesize(item, f"{request.round}/{request.draw}/{index}")))
             else:
-                raise ValueError(f"the oracle teacher has no program {name!r}")
+                task = self.book.lookup(item.get("question") or item["exercise"])
+                if name == "answer_probe":
+                    out.append(dspy.Prediction(answer=task.answer))
+                elif name == "worked_solution":
+                    out.append(dspy.Prediction(steps=worked_steps(task), answer=task.answer))
+                else:
+                    raise ValueError(f"the oracle teacher has no program {name!r}")
             self.stats.calls += 1
             if request.on_done:
                 request.on_done()
         return out
+
+    def _synthesize(self, item: dict[str, Any], draw: str) -> str:
+        """``count`` new exercises of the request's module and level from the generator, with exact worked steps.
+
+        The request names its module in ``skill`` ("<id> (<name>): ...") and its level in ``level`` ("level N of
+        M"); the draw tells the requests of a teach step apart, so they get distinct exercises.
+        """
+        module = str(item["skill"]).split(" (", 1)[0]
+        level = int(re.search(r"level (\d+)", str(item["level"])).group(1)) - 1
+        seed = zlib.crc32(f"{module}|{level}|{draw}|{item.get('items', '')}".encode())
+        tasks = self.book.exercises(module, level, int(item["count"]), seed)
+        return render_exercises([WrittenExercise(t.question, worked_steps(t), t.answer) for t in tasks])

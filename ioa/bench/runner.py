@@ -75,7 +75,7 @@ def run_trial(
     started, cpu = time.perf_counter(), time.process_time()
     config = trial_config(Config.model_validate(config_json), seed, lr)
     # Reserve salt 0 for every seed: the held-out reserve is the same set for every trial.
-    book = TaskBook(get_domain(config.domain.name, 0))
+    book = TaskBook(get_domain(config.bench.domain, 0))
     teacher = CappedTeacher(_teacher(config, book, endpoint), config.bench.budget)
     with tempfile.TemporaryDirectory(prefix=f"ioa-bench-{strategy}-") as tmp:
         trial = Trial(config, book, teacher, Path(tokenizer_dir), Path(tmp))

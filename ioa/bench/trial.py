@@ -24,6 +24,10 @@ EVAL_STREAM = 0
 """Probe stream of the held-out evaluation; diagnostic probes use ``config.domain.seed`` (never 0 in the bench)."""
 
 
+CAPPED = frozenset({"worked_solution", "synthesize_new", "synthesize_remedial", "synthesize_bridging"})
+"""The programs whose output is training material, held to the synthesis budget."""
+
+
 class CappedTeacher(Teacher):
     """Any teacher, with a hard cap on synthesized worked solutions; probe answers are not capped.
 
@@ -42,12 +46,20 @@ class CappedTeacher(Teacher):
         return self.inner.snapshot()
 
     def answer(self, name: str, inputs: Sequence[dict[str, Any]], request: Request) -> list[Any]:
-        """``Teacher.run``; worked solutions past the budget come back as None (not paid)."""
-        if name != "worked_solution":
+        """``Teacher.run``; exercises past the budget come back as None (not paid): a worked solution counts one,
+        a synthesis request its ``count``, cut down to what the budget has left."""
+        if name not in CAPPED:
             return self.inner.answer(name, inputs, request)
-        allowed = list(inputs[: max(0, self.budget - self.spent)])
+        allowed, spend = [], 0
+        for item in inputs:
+            size = int(item.get("count", 1))
+            room = self.budget - self.spent - spend
+            if room <= 0:
+                break
+            allowed.append({**item, "count": min(size, room)} if "count" in item else item)
+            spend += min(size, room)
         out = self.inner.answer(name, allowed, request) if allowed else []
-        self.spent += len(allowed)
+        self.spent += spend
         self.by_round[request.round] = self.spent
         for _ in inputs[len(allowed) :]:
             if request.on_done:

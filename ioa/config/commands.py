@@ -41,6 +41,12 @@ TUNE_SEED = 100
 class BenchConfig(Section):
     """`ioa bench`: the pedagogy benchmark against distillation baselines at equal teacher budget."""
 
+    domain: Literal["arithmetic"] = Field(
+        "arithmetic",
+        description="The bench's domain: reasoning-gym arithmetic, whose generators the oracle teacher answers from "
+        "exactly (the run's own domain.name does not apply).",
+    )
+
     strategies: list[Strategy] = Field(
         default_factory=lambda: [
             "ioa",

@@ -28,9 +28,14 @@ class GymDatasetConfig(Section):
 
 
 class DomainConfig(Section):
-    """What is taught: the built-in arithmetic domain, a seed file (``path``) or reasoning-gym datasets (``gym``)."""
+    """What is taught: a built-in domain (``name``), a seed file (``path``) or reasoning-gym datasets (``gym``)."""
 
-    name: Literal["arithmetic"] = Field("arithmetic", description="Built-in reasoning-gym domain.")
+    name: Literal["words", "arithmetic"] = Field(
+        "words",
+        description="Built-in domain: 'words' (English word knowledge the embedded teacher knows: plurals, past "
+        "tense, comparatives, capitals) or 'arithmetic' (reasoning-gym, for the bench's oracle teacher or a capable "
+        "remote one).",
+    )
     path: str | None = Field(None, description="JSONL seed file of your own domain (see README); beats 'name'.")
     gym: list[GymDatasetConfig] = Field(
         default_factory=list, description="reasoning-gym datasets as modules, with prerequisites and ladders."
@@ -64,6 +69,13 @@ class RulesConfig(Section):
     """The IOA rules and thresholds (docs/design.md §4)."""
 
     tau_gap: float = Field(0.3, ge=0, le=1, description="A module is deficient when its gap exceeds this.")
+    teacher_floor: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="A module on which the teacher scores below this (P_T) is beyond_teacher: never taught, never "
+        "reported mastered.",
+    )
     tau_high: float = Field(0.9, ge=0, le=1, description="Eq. 3: ratio at which a prerequisite counts as mastered.")
     tau_low: float = Field(0.7, ge=0, le=1, description="Eq. 3: ratio below which it counts as not mastered.")
     tau_dep: float = Field(0.3, ge=0, le=1, description="Minimum empirical dependency strength for a new edge.")
@@ -105,9 +117,22 @@ class RulesConfig(Section):
 class SynthesisConfig(Section):
     """How the teacher writes material."""
 
-    examples_per_module: int = Field(10, gt=0, description="J: exercises synthesised per module per round.")
+    examples_per_module: int = Field(
+        10, gt=0, description="J: new exercises the teacher is asked to write per request (module and level)."
+    )
     answer_temperature: float = Field(0.0, ge=0, le=2, description="Temperature when answering probes.")
-    answer_max_tokens: int = Field(32, gt=0, description="Completion token cap when answering probes.")
+
+
+class LengthsConfig(Section):
+    """Caps in tokens, each derived from the student and the domain's data when empty (docs/design.md §4)."""
+
+    student_answer: int | None = Field(None, gt=0, description="The student's answer cap.")
+    adapter_budget: int | None = Field(None, gt=0, description="Tokens one adapted training target may use.")
+    train_seq: int | None = Field(None, gt=8, description="Tokens of one training sequence (prompt and target).")
+    teacher_answer: int | None = Field(None, gt=0, description="The teacher's completion cap for a probe.")
+    teacher_synthesis: int | None = Field(
+        None, gt=0, description="The teacher's completion cap for one synthesis request."
+    )
 
 
 AdapterStrategy = Literal[
@@ -167,6 +192,12 @@ class BudgetConfig(Section):
     max_teacher_calls: int = Field(2000, ge=1, description="Teacher requests over the whole run.")
     min_batch: int = Field(8, ge=1, description="Fewest adapted examples the planner trains on.")
     max_teach_attempts: int = Field(3, ge=1, description="Teach calls per round before training on what there is.")
+    max_empty_rounds: int = Field(
+        2,
+        ge=1,
+        description="Rounds in a row a module may be taught with nothing kept by the adapter before it is set "
+        "aside (traced, counted in the summary) instead of paying for the same request again.",
+    )
 
 
 class MetricConfig(Section):

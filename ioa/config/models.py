@@ -21,7 +21,12 @@ class TeacherConfig(Section):
     )
     temperature: float = Field(0.7, ge=0, le=2, description="Sampling temperature for synthesis.")
     max_tokens: int = Field(128, gt=0, description="Completion token cap per synthesis request.")
-    max_concurrency: int = Field(2, ge=1, description="Teacher requests in flight at once.")
+    max_concurrency: int = Field(
+        16,
+        ge=1,
+        description="Teacher requests in flight at once against teacher.base_url (a served or hosted model batches "
+        "dozens); the embedded server uses serve_concurrency instead.",
+    )
     timeout_s: float = Field(120.0, gt=0, description="Per-request timeout in seconds.")
     max_retries: int = Field(
         2, ge=0, description="Retries of a request on 429, 5xx, timeouts, connection errors, broken or empty replies."
@@ -39,13 +44,21 @@ class TeacherConfig(Section):
     serve_port: int = Field(0, ge=0, le=65535, description="Port of the embedded server; 0 picks a free one.")
     serve_timeout_s: float = Field(300.0, gt=0, description="How long to wait for the embedded server to come up.")
     serve_threads: int = Field(
-        1,
+        2,
         ge=0,
-        description="torch CPU threads of the embedded server (0 leaves torch's default); "
-        "1 avoids thread thrash beside the student.",
+        description="torch CPU threads of the embedded server (0 leaves torch's default); the student waits while "
+        "the teacher works, so the server may use the cores (docs/benchmarks.md, teacher throughput).",
     )
     serve_continuous_batching: bool = Field(
-        False, description="Start the embedded server with `--continuous-batching` (batches concurrent requests)."
+        True,
+        description="Start the embedded server with `--continuous-batching`, which decodes concurrent requests "
+        "together; without it the server answers them one at a time.",
+    )
+    serve_concurrency: int = Field(
+        16,
+        ge=1,
+        description="Requests in flight at once against the embedded server (with continuous batching; without it, "
+        "1): it replaces max_concurrency there.",
     )
     cache: bool = Field(True, description="Reuse stored completions: a repeated or resumed request is not paid twice.")
     cache_path: str | None = Field(
@@ -55,6 +68,15 @@ class TeacherConfig(Section):
         None, ge=0, description="USD per 1000 prompt tokens; with the completion price it gives summary cost_usd."
     )
     price_per_1k_completion: float | None = Field(None, ge=0, description="USD per 1000 completion tokens.")
+
+    def for_embedded_server(self) -> TeacherConfig:
+        """This config as a run against the embedded server uses it: ``serve_concurrency`` requests in flight.
+
+        Without continuous batching the server answers one request at a time, and requests beyond one only wait
+        (at 4 in flight, 8 requests took 650 s on 2 cores: docs/benchmarks.md), so it gets 1.
+        """
+        concurrency = self.serve_concurrency if self.serve_continuous_batching else 1
+        return self.model_copy(update={"max_concurrency": concurrency})
 
 
 class StudentConfig(Section):
@@ -72,13 +94,14 @@ class StudentConfig(Section):
     num_layers: int = Field(4, gt=0, description="Tiny student: decoder layers.")
     num_heads: int = Field(4, gt=0, description="Tiny student: attention heads.")
     intermediate_size: int = Field(512, gt=0, description="Tiny student: MLP width.")
-    context_length: int = Field(256, gt=0, description="Tiny student: maximum sequence length.")
+    context_length: int = Field(
+        256, gt=0, description="Tiny student: its context window (a pretrained student brings its own)."
+    )
     init_seed: int = Field(
         0, description="Seed of the student's random initialisation: the tiny student's weights, a LoRA adapter's."
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="'auto' uses CUDA when present.")
     eval_batch_size: int = Field(64, gt=0, description="Probes answered per generation batch.")
-    max_new_tokens: int = Field(12, gt=0, description="Token cap for a student answer to a probe.")
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
         "auto",
         description="Weight dtype; 'auto' is bf16 on CUDA (fp32 master weights for full fine-tuning) and fp32 on CPU.",
@@ -127,7 +150,6 @@ class TrainingConfig(Section):
     lora_targets: list[str] = Field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], description="Modules LoRA wraps."
     )
-    max_seq_len: int = Field(96, gt=8, description="Training sequences are cut to this many tokens.")
     seed: int = Field(0, description="Seed of data order and dropout.")
 
     @property

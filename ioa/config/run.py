@@ -12,6 +12,7 @@ from ioa.config.curriculum import (
     AdapterConfig,
     BudgetConfig,
     DomainConfig,
+    LengthsConfig,
     MetricConfig,
     RulesConfig,
     SandboxConfig,
@@ -64,6 +65,7 @@ class Config(Section):
     domain: DomainConfig = Field(default_factory=DomainConfig)
     rules: RulesConfig = Field(default_factory=RulesConfig)
     synthesis: SynthesisConfig = Field(default_factory=SynthesisConfig)
+    lengths: LengthsConfig = Field(default_factory=LengthsConfig)
     adapter: AdapterConfig = Field(default_factory=AdapterConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     metric: MetricConfig = Field(default_factory=MetricConfig)

@@ -1,6 +1,6 @@
 """Domains: knowledge modules, probes, exercises and answer checking (see ``base.py``).
 
-Three sources, chosen by the config: the built-in ``arithmetic`` default, a seed file of your
+Three sources, chosen by the config: a built-in domain (``words``, the default, or ``arithmetic``), a seed file of your
 own (``domain.path``, ``seed_domain.py``) and any list of reasoning-gym datasets (``domain.gym``).
 """
 
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from ioa.domains.arithmetic import ArithmeticDomain
 from ioa.domains.base import Domain, ModuleSpec, Task, extract_answer
+from ioa.domains.words import WordsDomain
 from ioa.errors import UsageError
 
 if TYPE_CHECKING:
@@ -18,8 +19,8 @@ if TYPE_CHECKING:
     from ioa.rundir import RunDir
     from ioa.teacher.protocol import Teacher
 
-DOMAINS = {"arithmetic": ArithmeticDomain}
-"""Built-in domains by name; ``arithmetic`` is the default."""
+DOMAINS = {"words": WordsDomain, "arithmetic": ArithmeticDomain}
+"""Built-in domains by name; ``words`` is the default (the embedded teacher knows it), ``arithmetic`` the bench's."""
 
 __all__ = [
     "DOMAINS",

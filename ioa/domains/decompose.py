@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ioa import rules
@@ -46,6 +47,7 @@ from ioa.domains.seeds import SeedTask
 if TYPE_CHECKING:
     from chromadb.api.types import Documents, EmbeddingFunction
 
+    from ioa.domains.seed_domain import SeedDomain
     from ioa.teacher.protocol import Teacher
 
 
@@ -372,3 +374,14 @@ def _split(assignment: list[str], order: list[str], cfg: DomainConfig) -> list[i
         n_probe = min(len(members) - 1, max(1, round(cfg.probe_fraction * len(members))))
         probes += sorted(members[:n_probe])
     return sorted(probes)
+
+
+def decompose_into(domain: SeedDomain, teacher: Teacher, cfg: DomainConfig, path: Path) -> Decomposition:
+    """Decompose a seed domain's seeds with ``teacher``, give the domain those modules and save them at ``path`` (the
+    run's or an optimization's ``data/decomposition.json``), where ``build_domain`` restores them next time."""
+    from ioa.memory import BundledMiniLM
+
+    found = decompose(domain.seeds, teacher, cfg, BundledMiniLM())
+    domain.adopt(found)
+    domain.save(path)
+    return found

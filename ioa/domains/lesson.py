@@ -15,6 +15,8 @@ class StyleExample:
     answer: str
     check: str = ""
     """An independent check of the answer, as the teacher is asked to write one."""
+    item: str = ""
+    """The syllabus item it is about (a word), for domains with one; "" otherwise."""
 
 
 @dataclass(frozen=True)

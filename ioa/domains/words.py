@@ -353,7 +353,7 @@ class WordsDomain:
         words = unit.words[level]
         longest = max(len(w) for w in words)
         references = tuple(
-            StyleExample(unit.ask.format(w=w), unit.steps(w, a), a, unit.check(w, a))
+            StyleExample(unit.ask.format(w=w), unit.steps(w, a), a, unit.check(w, a), item=w)
             for w, a in ((w, unit.forms(w)[0]) for w in unit.references[:2])
         )
         return Lesson(

@@ -14,7 +14,8 @@ from langgraph.runtime import Runtime
 
 from ioa.agents.adapter import adapt_batch
 from ioa.agents.diagnostician import diagnose_student, identify_gaps
-from ioa.agents.planner import batch_ready, plan_next_step, route_after_plan
+from ioa.agents.planner import plan_next_step
+from ioa.agents.routes import batch_ready, route_after_plan
 from ioa.agents.teacher import teach_focus
 from ioa.context import Services
 from ioa.graph.ablations import pass_through_batch, plan_without_organizer, switch, without_identifier

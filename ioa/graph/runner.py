@@ -46,6 +46,7 @@ def teacher_endpoint(config: Config, rd: RunDir, progress: Reporter) -> Iterator
         timeout_s=config.teacher.serve_timeout_s,
         threads=config.teacher.serve_threads,
         continuous_batching=config.teacher.serve_continuous_batching,
+        concurrency=config.teacher.serve_concurrency,
     ) as server:
         yield server.base_url, server.model_name
 
@@ -53,10 +54,12 @@ def teacher_endpoint(config: Config, rd: RunDir, progress: Reporter) -> Iterator
 def _services(config: Config, rd: RunDir, base_url: str, model: str, progress: Reporter) -> Services:
     from ioa.domains import build_domain
     from ioa.memory import ConceptMemory
+    from ioa.student_train.model import TINY_TOKENIZER
     from ioa.teacher.cache import TeacherCache
     from ioa.teacher.client import ChatTeacher, build_chat_model
-    from ioa.teacher.local_server import ensure_teacher_folder
 
+    if not config.teacher.base_url:  # the embedded server sets its own concurrency, for the teacher and the agents
+        config = config.model_copy(update={"teacher": config.teacher.for_embedded_server()})
     tracer = Tracer(rd.traces, config.observability.trace_max_chars)
     teacher_cfg = config.teacher.model_copy(update={"model": model})
     api_key = os.environ.get(config.teacher.api_key_env) if config.teacher.api_key_env else None
@@ -71,8 +74,6 @@ def _services(config: Config, rd: RunDir, base_url: str, model: str, progress: R
 
         key_env = config.student.eval_api_key_env
         student_endpoint = StudentEndpoint(config.student, os.environ.get(key_env) if key_env else None)
-    # The tiny student speaks the teacher's tokenizer; the bundled teacher folder always has it.
-    tokenizer_dir = ensure_teacher_folder()
     return Services(
         config=config,
         run_dir=rd,
@@ -80,7 +81,7 @@ def _services(config: Config, rd: RunDir, base_url: str, model: str, progress: R
         teacher=teacher,
         memory=ConceptMemory.open(rd.chroma),
         tracer=tracer,
-        tokenizer_dir=tokenizer_dir,
+        tokenizer_dir=TINY_TOKENIZER,  # the tiny student's own; any other student brings its tokenizer
         progress=progress,
         student_endpoint=student_endpoint,
     )
@@ -213,11 +214,14 @@ def new_run(config: Config | None, run_dir: str | Path | None, run_id: str | Non
     from ioa.domains import resolve_domain
     from ioa.student_train.model import check_source
     from ioa.teacher.client import check_programs
+    from ioa.teacher.endpoint import check_endpoint
 
-    # A bad seed file, gym list, student path or program file fails here, before the run directory is touched.
+    # A bad seed file, gym list, student, program file or teacher endpoint fails here, before the run directory is
+    # touched.
     config = resolve_domain(config or load_config())
     check_source(config.student.model)
     check_programs(config.teacher.programs)
+    check_endpoint(config.teacher)
     check_checkpointer(config)
     root = Path(run_dir) if run_dir else Path("runs") / _timestamp()
     enable_observability(config.observability)  # before the run directory exists, so a missing mlflow costs nothing
@@ -226,8 +230,11 @@ def new_run(config: Config | None, run_dir: str | Path | None, run_id: str | Non
 
 def resume(run_dir: str | Path, *, progress: bool = True) -> dict[str, Any]:
     """Continue a stopped or killed run from its last checkpoint."""
+    from ioa.teacher.endpoint import check_endpoint
+
     rd = RunDir.open(Path(run_dir))
     config = load_config(rd.config, environ={})
+    check_endpoint(config.teacher)  # before the run's lock and files are touched
     check_checkpointer(config)
     enable_observability(config.observability)
     return _shown(lambda live: _guarded(rd, config, fresh=False, live=live), progress)

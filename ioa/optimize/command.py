@@ -15,7 +15,7 @@ import dspy
 from langchain_core.language_models import BaseChatModel
 
 from ioa.config import Config
-from ioa.domains import Domain, Task, get_domain
+from ioa.domains import Domain, Task, build_domain, resolve_domain
 from ioa.errors import RuntimeFailure, UsageError
 from ioa.optimize.compile import OPTIMIZERS, compile_program
 from ioa.optimize.metric import (
@@ -84,22 +84,26 @@ def optimize_prompts(
 ) -> OptimizeResult:
     """Compile teacher program ``program`` with ``optimizer``, save its JSON state to ``out``, score before and after.
 
+    The domain is the config's, as ``ioa run`` takes it: a built-in name, a seed file or a reasoning-gym list.
     ``chat`` replaces the configured endpoint (tests pass a fake); ``answer`` replaces the student.
     """
     budget, out = _checked(cfg, program, optimizer, out, budget)
+    cfg = resolve_domain(cfg)  # a bad seed file or gym list fails here, before a teacher server starts
     start = time.perf_counter()
     work = work_dir_for(out)
     work.mkdir(parents=True, exist_ok=True)
     out.parent.mkdir(parents=True, exist_ok=True)
-    domain = get_domain(cfg.domain.name, cfg.domain.seed)
-    train_tasks, dev_tasks = draw_split(domain, cfg.optimize)
     with ExitStack() as stack:
         if chat is None:
             chat = stack.enter_context(_endpoint_chat(cfg, work, progress))
-        success = _calibration_table(cfg, domain, program, train_tasks + dev_tasks, answer)
-        metric = TeachingMetric(domain, success, cfg.optimize.zpd_target, cfg.optimize.verify_weight)
+            if not cfg.teacher.base_url:  # the embedded server sets its own concurrency
+                cfg = cfg.model_copy(update={"teacher": cfg.teacher.for_embedded_server()})
         tracer = Tracer(work / "traces.jsonl")
         teacher = _teacher(chat, cfg, tracer)
+        domain = _domain(cfg, work, teacher)
+        train_tasks, dev_tasks = draw_split(domain, cfg.optimize)
+        success = _calibration_table(cfg, domain, program, train_tasks + dev_tasks, answer)
+        metric = TeachingMetric(domain, success, cfg.optimize.zpd_target, cfg.optimize.verify_weight)
         before = _evaluate(teacher, cfg, program, domain, dev_tasks, metric, node="optimize_before")
         trainset = to_examples(train_tasks, domain, program)
         reflection = _reflector(chat, cfg)
@@ -141,6 +145,18 @@ def _checked(cfg: Config, program: str, optimizer: str, out: str | Path, budget:
     if out.suffix != ".json":
         raise UsageError(f"--out must be a .json file (DSPy JSON state), got {out}")
     return budget, out
+
+
+def _domain(cfg: Config, work: Path, teacher: Any) -> Domain:
+    """The config's domain, built as a run builds it (``build_domain``). A seed file's modules come from the teacher's
+    decomposition, saved in the work folder, so that optimizing again (or another program) asks for it once."""
+    from ioa.domains.decompose import decompose_into
+    from ioa.domains.seed_domain import DECOMPOSITION
+
+    domain = build_domain(cfg, RunDir(work), teacher)
+    if not domain.modules:  # a seed file, decomposed here for the first time
+        decompose_into(domain, teacher, cfg.domain, RunDir(work).resolve(DECOMPOSITION))
+    return domain
 
 
 def _teacher(chat: BaseChatModel, cfg: Config, tracer: Tracer, programs: dict[str, str] | None = None) -> Any:
@@ -213,23 +229,29 @@ def _calibration_table(
 ) -> dict[tuple[str, int], float]:
     if not PROGRAM_TASKS[program].calibrated or cfg.optimize.verify_weight >= 1.0:
         return {}
-    answer = answer or _student_answerer(cfg)
+    answer = answer or _student_answerer(cfg, domain, tasks)
     pairs = {(t.module, t.level) for t in tasks}
     return student_success(domain, answer, pairs, cfg.optimize.student_exercises, cfg.optimize.split_seed)
 
 
-def _student_answerer(cfg: Config) -> Answerer:
+def _student_answerer(cfg: Config, domain: Domain, tasks: list[Task]) -> Answerer:
+    from ioa.lengths import derive_lengths
     from ioa.student_train import generate_answers, load_student
-    from ioa.teacher.local_server import ensure_teacher_folder
+    from ioa.student_train.model import TINY_TOKENIZER
 
     checkpoint = Path(cfg.optimize.student_checkpoint) if cfg.optimize.student_checkpoint else None
     if checkpoint is not None and not checkpoint.is_dir():
         raise UsageError(f"optimize.student_checkpoint: no student checkpoint at {checkpoint}")
-    student = load_student(cfg.student, ensure_teacher_folder(), checkpoint, cfg.training)
+    student = load_student(cfg.student, TINY_TOKENIZER, checkpoint, cfg.training)
+
+    # The student's answer cap as a run derives it, from the student and the domain's data (ioa.lengths).
+    lengths, _ = derive_lengths(
+        domain, tasks, student.tokenizer, student.context_window(), cfg.synthesis.examples_per_module, cfg.lengths
+    )
 
     def answer(questions: list[str]) -> list[str]:
         return generate_answers(
-            student, questions, max_new_tokens=cfg.student.max_new_tokens, batch_size=cfg.student.eval_batch_size
+            student, questions, max_new_tokens=lengths.student_answer, batch_size=cfg.student.eval_batch_size
         )
 
     return answer

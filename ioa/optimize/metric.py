@@ -40,7 +40,7 @@ PROGRAM_TASKS: dict[str, ProgramTask] = {
         calibrated=False,
         settings=lambda cfg: {
             "temperature": cfg.synthesis.answer_temperature,
-            "max_tokens": cfg.synthesis.answer_max_tokens,
+            "max_tokens": cfg.lengths.teacher_answer,
         },
     ),
 }

@@ -21,6 +21,7 @@ from transformers import (
 
 from ioa.config import StudentConfig, TrainingConfig
 from ioa.errors import UsageError
+from ioa.student_train.precision import Precision, choose_precision
 
 # A LoRA checkpoint holds only the adapter; this file says which base it sits on.
 BASE_FILE = "base_model.json"
@@ -30,6 +31,9 @@ BUNDLED = "bundled"
 student that needs no network, e.g. for ``ioa bench`` with its oracle teacher."""
 BUILT_IN = ("tiny", BUNDLED)
 """``student.model`` values that name a student this package provides, not a path or hub id."""
+TINY_TOKENIZER = Path(__file__).with_name("tiny_tokenizer")
+"""The tiny student's own tokenizer and chat template (SmolLM2's, shipped as package data; see its NOTICE), so that
+it needs neither the embedded teacher nor the package that ships the teacher's weights."""
 
 
 @dataclass
@@ -50,6 +54,17 @@ class Student:
     """With ``training.carry_optimizer``, AdamW's state (moments and step counts, on the CPU) after the last
     training call, which the next one continues; saved beside each checkpoint, so a resumed run continues it too."""
 
+    def context_window(self) -> int:
+        """Tokens the model attends over: its config's position limit (the tiny student's ``context_length``)."""
+        config = getattr(self.model, "config", None)
+        return int(
+            getattr(config, "max_position_embeddings", 0) or (self.config.context_length if self.config else 2048)
+        )
+
+    def precision(self) -> Precision:
+        """How it is computed on its device: autocast dtype and loss scaling (``ioa.student_train.precision``)."""
+        return choose_precision(self.config.dtype if self.config else "auto", self.device, self.finetune)
+
     def params(self) -> tuple[int, int]:
         """(total parameters, trainable parameters); tied embeddings count once."""
         total = sum(p.numel() for p in self.model.parameters())
@@ -67,12 +82,9 @@ def resolve_device(name: str) -> torch.device:
 
 
 def student_dtype(cfg: StudentConfig, device: torch.device, finetune: str) -> torch.dtype:
-    """The weight dtype: the configured one, or for 'auto' bf16 on CUDA and fp32 on CPU."""
-    if cfg.dtype != "auto":
-        return getattr(torch, cfg.dtype)
-    # bf16 halves memory and is fast on GPUs. Full fine-tuning keeps fp32 weights even there:
-    # AdamW updates at lr 2e-5 are below bf16 resolution and would be lost (autocast gives the speed).
-    return torch.bfloat16 if device.type == "cuda" and finetune == "lora" else torch.float32
+    """The weight dtype: the configured one, or for 'auto' fp32 on the CPU and for full fine-tuning, and for a LoRA
+    student's frozen base on CUDA bf16 where the GPU has it, else fp16 (``choose_precision``)."""
+    return choose_precision(cfg.dtype, device, finetune).weights
 
 
 def _finetune_mode(cfg: StudentConfig) -> Literal["full", "lora"]:
@@ -111,7 +123,8 @@ GGUF_MAGIC = b"GGUF"
 
 
 def check_source(name: str) -> None:
-    """Fail fast, before a run directory exists, on a bad local student: missing, not GGUF, or corrupt weights.
+    """Fail fast, before a run directory exists, on a bad local student: missing, a GGUF that does not load, corrupt
+    weights, or no tokenizer of its own (a student never borrows the teacher's).
 
     Hub ids are left to ``from_pretrained``: whether one is cached is only known by trying.
     """
@@ -121,11 +134,47 @@ def check_source(name: str) -> None:
     if not path.exists():
         raise UsageError(f"student model {name!r} does not exist")
     if name.endswith(".gguf"):
-        with open(path, "rb") as f:
-            if f.read(4) != GGUF_MAGIC:
-                raise UsageError(f"student model {name!r} is not a GGUF file (no GGUF magic bytes)")
+        _check_gguf(name, path)
     elif path.is_dir():
         _check_safetensors(name, path)
+        _check_tokenizer(name, path)
+
+
+def _check_gguf(name: str, path: Path) -> None:
+    """Parse the GGUF's header, metadata and tensor table as ``from_pretrained`` will (a few seconds, no weights
+    de-quantized): a truncated file, an architecture transformers cannot load, or no tokenizer fails here."""
+    from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
+
+    with open(path, "rb") as f:
+        if f.read(4) != GGUF_MAGIC:
+            raise UsageError(f"student model {name!r} is not a GGUF file (no GGUF magic bytes)")
+    try:
+        parsed = load_gguf_checkpoint(str(path), return_tensors=False)
+    except Exception as exc:  # noqa: BLE001 - the reader raises whatever a damaged file provokes
+        raise UsageError(f"student model {name!r} does not load: {_first_line(exc)}") from exc
+    if not parsed.get("tokenizer", {}).get("tokens"):
+        raise UsageError(f"student model {name!r} carries no tokenizer (no tokenizer.ggml.tokens in the GGUF)")
+
+
+def _check_tokenizer(name: str, folder: Path) -> None:
+    """The folder's own tokenizer loads: every student but the tiny one is asked in its own chat template."""
+    from transformers import AutoTokenizer
+
+    try:
+        AutoTokenizer.from_pretrained(str(folder))
+    except Exception as exc:  # noqa: BLE001 - tokenizer classes raise ValueError, OSError, TypeError and more
+        vocab = [p for p in folder.iterdir() if p.name.startswith(("tokenizer.", "vocab.")) or p.suffix == ".model"]
+        if not vocab:
+            raise UsageError(
+                f"student model {name!r} has no tokenizer (no tokenizer.json, tokenizer.model or vocab.json); "
+                "save the model's tokenizer into the folder"
+            ) from exc
+        raise UsageError(f"student model {name!r}: its tokenizer does not load ({_first_line(exc)})") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _check_safetensors(name: str, folder: Path) -> None:
@@ -166,7 +215,7 @@ def dequantized(model: transformers.PreTrainedModel) -> transformers.PreTrainedM
 
 
 def build_tiny(cfg: StudentConfig, tokenizer: transformers.PreTrainedTokenizerBase) -> LlamaForCausalLM:
-    """The embedded from-scratch student: a small Llama over the teacher's vocabulary, same weights every time."""
+    """The embedded from-scratch student: a small Llama over ``tokenizer``'s vocabulary, same weights every time."""
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=cfg.hidden_size,
@@ -244,7 +293,8 @@ def load_student(
 ) -> Student:
     """The initial student from ``cfg``, or the student saved by ``train_student`` in ``checkpoint``.
 
-    ``tokenizer_dir`` is the teacher's Hugging Face folder; only the tiny student uses it.
+    ``tokenizer_dir`` is the tiny student's tokenizer folder (``TINY_TOKENIZER``, or the bench's cut of it); only
+    the tiny student uses it: every other student brings its own tokenizer and chat template.
     ``training`` supplies the LoRA settings (r, alpha, dropout, targets); defaults when omitted.
     """
     device = resolve_device(cfg.device)

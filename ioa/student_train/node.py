@@ -18,20 +18,30 @@ from ioa.student_train.train import Example, round_epochs, train_student
 AGENT = "trainer"
 
 
+def replay_priority(state: IOAState) -> list[set[str]]:
+    """Modules in the order replay favours them: forgotten, then newly mastered (mastered at the latest diagnosis
+    but not the one before), then the rest of the mastered; what no tier names is replayed last."""
+    latest = state.mastery[-1] if state.mastery else {}
+    before = state.mastery[-2] if len(state.mastery) > 1 else {}
+    forgotten = {k for k, v in latest.items() if v == "forgotten"}
+    mastered = {k for k, v in latest.items() if v == "mastered"}
+    fresh = {k for k in mastered if before.get(k) != "mastered"}
+    return [forgotten, fresh, mastered - fresh]
+
+
 def replay_examples(svc: Services, state: IOAState, n: int, seed: int) -> list[Example]:
-    """Up to ``n`` earlier examples, from modules the latest diagnosis found mastered first, so new lessons don't
-    erase old ones."""
+    """Up to ``n`` earlier examples of modules outside the focus, tier by tier (``replay_priority``), so new lessons
+    don't erase old ones and what is slipping comes back first."""
     if n <= 0 or not state.trained_files:
         return []
     pool = [
         r for f in state.trained_files for r in read_jsonl(svc.run_dir.resolve(f)) if r["module"] not in state.focus
     ]
-    verdicts = state.mastery[-1] if state.mastery else {}
-    mastered = [r for r in pool if verdicts.get(r["module"]) == "mastered"]
     rng = random.Random(seed)
-    chosen = rng.sample(mastered, min(n, len(mastered)))
-    rest = [r for r in pool if r not in chosen]
-    chosen += rng.sample(rest, min(n - len(chosen), len(rest)))
+    chosen: list[dict[str, Any]] = []
+    for tier in [*replay_priority(state), None]:
+        left = [r for r in pool if (tier is None or r["module"] in tier) and r not in chosen]
+        chosen += rng.sample(left, min(n - len(chosen), len(left)))
     return [Example(prompt=r["prompt"], target=r["target"]) for r in chosen]
 
 
@@ -56,7 +66,7 @@ def _train(
             losses.append(round(loss, 4))
             advance(1, f"loss {loss:.3f}")
 
-        result = train_student(student, data, cfg, out, progress=on_step)
+        result = train_student(student, data, cfg, out, progress=on_step, max_len=state.lengths.get("train_seq"))
     checkpoint = svc.run_dir.relative(out)
     svc.adopt_student(student, checkpoint)
     svc.tracer.event(
@@ -82,7 +92,8 @@ def _train(
         "loss_first": result.loss_first,
         "loss_last": result.loss_last,
     }
-    return {"student_checkpoint": checkpoint, "train_log": [record]}
+    usage = {"truncated_train_seq": result.truncated, "items_train_seq": len(data)}
+    return {"student_checkpoint": checkpoint, "train_log": [record], "usage": usage}
 
 
 def _skip(svc: Services, state: IOAState, node: str) -> None:

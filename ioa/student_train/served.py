@@ -8,9 +8,9 @@ from pathlib import Path
 
 from ioa.config import StudentConfig, TeacherConfig
 from ioa.errors import RuntimeFailure, UsageError
-from ioa.student_train.generate import chat_messages
 from ioa.student_train.model import resolve_alias
 from ioa.teacher.client import build_chat_model
+from ioa.teacher.prompt_format import probe_messages
 
 CHECKPOINT = "{checkpoint}"
 
@@ -44,16 +44,17 @@ class StudentEndpoint:
         self,
         questions: list[str],
         checkpoint: Path | None,
+        *,
+        max_tokens: int,
         progress: Callable[[int], None] | None = None,
     ) -> list[str]:
-        """Greedy answers in order, ``eval_batch_size`` requests in flight at a time."""
+        """Greedy answers in order within ``max_tokens`` (the run's student answer cap), ``eval_batch_size``
+        requests in flight at a time."""
         # The same client as the teacher's, set for probes: temperature 0 and the student's answer cap.
-        client_cfg = TeacherConfig(
-            model=self.model_name(checkpoint), temperature=0.0, max_tokens=self.cfg.max_new_tokens
-        )
+        client_cfg = TeacherConfig(model=self.model_name(checkpoint), temperature=0.0, max_tokens=max_tokens)
         chat = build_chat_model(client_cfg, self.cfg.eval_base_url, self.api_key)
         # The same turns the in-process student sees; the server renders them with the model's chat template.
-        inputs = [chat_messages(q) for q in questions]
+        inputs = [probe_messages(q) for q in questions]
         step = self.cfg.eval_batch_size
         answers: list[str] = []
         for start in range(0, len(inputs), step):

@@ -55,6 +55,8 @@ class TrainResult:
     """The folder the student was saved to."""
     processes: int = 1
     """Processes that trained together (``accelerate launch --num_processes``); 1 when started plainly."""
+    truncated: int = 0
+    """Examples the training sequence length cut short (counted into summary.json's lengths)."""
 
 
 def default_lr(student: Student, cfg: TrainingConfig) -> float:
@@ -93,18 +95,21 @@ def _from_scratch(student: Student) -> bool:
     return student.config is not None and student.config.model == "tiny"
 
 
-def _encode(student: Student, examples: list[Example], max_len: int) -> list[tuple[list[int], int]]:
-    """Token ids of prompt + target + eos, cut to ``max_len``, with the prompt length (where the loss starts)."""
+def _encode(student: Student, examples: list[Example], max_len: int) -> tuple[list[tuple[list[int], int]], int]:
+    """Token ids of prompt + target + eos, cut to ``max_len``, with the prompt length (where the loss starts);
+    and how many examples the cut shortened."""
     tok = student.tokenizer
     # Prompt and target are tokenized apart so training sees exactly the prompt tokens that generation sees.
     prompts = tok([format_prompt(tok, e.prompt) for e in examples], add_special_tokens=False)["input_ids"]
     targets = tok([e.target for e in examples], add_special_tokens=False)["input_ids"]
-    encoded = []
+    encoded, cut = [], 0
     for p, t in zip(prompts, targets, strict=True):
-        ids = (p + t + [tok.eos_token_id])[:max_len]
+        whole = p + t + [tok.eos_token_id]
+        ids = whole[:max_len]
+        cut += len(ids) < len(whole)
         if len(ids) > len(p):  # a prompt that fills the whole window leaves nothing to learn
             encoded.append((ids, len(p)))
-    return encoded
+    return encoded, cut
 
 
 def _collate(rows: list[tuple[list[int], int]], pad_id: int) -> dict[str, torch.Tensor]:
@@ -162,6 +167,8 @@ def train_student(
     cfg: TrainingConfig,
     out_dir: Path,
     progress: Callable[[int, int, float], None] | None = None,
+    *,
+    max_len: int | None = None,
 ) -> TrainResult:
     """Fine-tune the student on ``examples`` (``default_epochs`` epochs), save it to ``out_dir``, leave it in eval mode.
 
@@ -175,9 +182,10 @@ def train_student(
     device = accelerator.device
     lr = default_lr(student, cfg)
     epochs = default_epochs(student, cfg)
-    data = _encode(student, examples, cfg.max_seq_len)
+    # The run's lengths.train_seq fits every prompt and answer (ioa.lengths); unset, only the model's window cuts.
+    data, cut = _encode(student, examples, max_len or student.context_window())
     if not data:
-        raise ValueError("no training example has a target token within max_seq_len")
+        raise ValueError("no training example has a target token within the training sequence length")
 
     # Every round reseeds from training.seed (recorded in hparams.json) and starts its schedule at step 0, so a round
     # redone after a resume draws the same order, dropout and learning rates; AdamW's state is what carries over.
@@ -196,7 +204,9 @@ def train_student(
         student.model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     # With one process prepare() wraps nothing; with several it wraps the model in DDP (gradients all-reduced).
     model, optimizer = accelerator.prepare(student.model, optimizer)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+    # bf16 autocast on GPUs that have it; fp16 with loss scaling on older ones; fp32 on the CPU.
+    precision = student.precision()
+    scaler = precision.scaler(device)
 
     model.train()
     step, tokens, losses = 0, 0, []
@@ -211,11 +221,13 @@ def train_student(
             batch = {k: v.to(device) for k, v in batch.items()}
             for group in optimizer.param_groups:
                 group["lr"] = _lr_at(step, total, lr)
-            with autocast:
+            with precision.autocast(device):
                 loss = _loss(model, batch)
-            accelerator.backward(loss)
+            accelerator.backward(scaler.scale(loss))
+            scaler.unscale_(optimizer)  # clip the true gradients; a step with inf or nan gradients is skipped
             accelerator.clip_grad_norm_(params, 1.0)
-            optimizer.step()
+            scaler.step(optimizer)
+            scaler.update()
             optimizer.zero_grad(set_to_none=True)
             step += 1
             tokens += int(accelerator.reduce(batch["attention_mask"].sum(), "sum"))
@@ -230,7 +242,7 @@ def train_student(
 
     seconds = time.perf_counter() - started
     result = TrainResult(
-        step, len(data), tokens, losses[0], losses[-1], seconds, str(out_dir), accelerator.num_processes
+        step, len(data), tokens, losses[0], losses[-1], seconds, str(out_dir), accelerator.num_processes, cut
     )
     hparams = {
         "training": cfg.model_dump(mode="json"),

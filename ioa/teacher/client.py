@@ -24,10 +24,10 @@ from ioa.config import TeacherConfig
 from ioa.errors import UsageError
 from ioa.teacher.cache import TeacherCache
 from ioa.teacher.engine import CallRecord, ChatOpenAIEngine, item_log, start_item
-from ioa.teacher.prompt_format import PlainAdapter
+from ioa.teacher.prompt_format import BareAdapter, PlainAdapter
 from ioa.teacher.protocol import Request, Teacher
 from ioa.teacher.retries import Fault, RequestFailed, RetryPolicy
-from ioa.teacher.signatures import PROGRAMS
+from ioa.teacher.signatures import BARE_PROGRAMS, PROGRAMS
 from ioa.teacher.stats import TeacherStats
 from ioa.traces import Tracer
 
@@ -95,6 +95,7 @@ class ChatTeacher(Teacher):
             max_tokens=cfg.max_tokens,
         )
         self.adapter = PlainAdapter(on_repair=self._repaired)
+        self.bare = BareAdapter()
         files = check_programs(cfg.programs)
         self.programs: dict[str, dspy.Predict] = {}
         for name, signature in PROGRAMS.items():
@@ -166,7 +167,7 @@ class ChatTeacher(Teacher):
             start_item(f"{item_id}/{attempt}")
             kind, error = "completion", ""
             try:
-                with dspy.context(adapter=self.adapter):
+                with dspy.context(adapter=self.bare if name in BARE_PROGRAMS else self.adapter):
                     prediction = program(**item, config=config)
             except AdapterParseError:
                 prediction, kind, error = None, "parse_failure", "the answer did not parse"

@@ -42,6 +42,13 @@ sys.exit(app())
 """
 
 
+TOKENS_PER_REQUEST = 2048
+"""Prompt and completion of one request to the embedded teacher: a synthesis request with its style reference and
+J exercises fits well within it (ioa.lengths sizes the completion caps; SmolLM2's own window is 8192)."""
+CB_PAGE = 256
+"""transformers' paged-cache page, in tokens."""
+
+
 def default_cache_dir() -> Path:
     """``$IOA_CACHE_DIR``, else ``~/.cache/ioa``."""
     env = os.environ.get("IOA_CACHE_DIR")
@@ -53,8 +60,20 @@ def teacher_folder_name() -> str:
     return f"{TEACHER_FOLDER_PREFIX}-{SMOLLM2_GGUF_SHA256[:12]}"
 
 
+FORMAT = 2
+"""Version of the converted folder: 2 writes ``do_sample`` into its generation config (see ``_convert``)."""
+
+
 def _is_complete(folder: Path) -> bool:
     return (folder / MARKER).is_file()
+
+
+def _is_current(folder: Path) -> bool:
+    """Converted by this version's recipe (``FORMAT``): an older conversion is made again."""
+    try:
+        return json.loads((folder / MARKER).read_text()).get("format", 1) >= FORMAT
+    except (OSError, ValueError):
+        return False
 
 
 def _convert(gguf: Path, out_dir: Path) -> None:
@@ -74,6 +93,10 @@ def _convert(gguf: Path, out_dir: Path) -> None:
     plain = LlamaForCausalLM(config)
     plain.load_state_dict(loaded.state_dict())
     plain.generation_config = loaded.generation_config
+    # `transformers serve` applies a request's temperature on top of the folder's generation config, but samples
+    # only if that says do_sample: without it every "sampled" synthesis request is greedy, and the same request
+    # returns the same exercises. A request at temperature 0 still decodes greedily (the server turns it off).
+    plain.generation_config.do_sample = True
     plain.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
 
@@ -87,7 +110,7 @@ def ensure_teacher_folder(cache_dir: Path | None = None, progress: Callable[[str
     """
     cache = cache_dir if cache_dir is not None else default_cache_dir()
     target = cache / teacher_folder_name()
-    if _is_complete(target):
+    if _is_current(target):
         return target
     try:
         cache.mkdir(parents=True, exist_ok=True)
@@ -97,7 +120,7 @@ def ensure_teacher_folder(cache_dir: Path | None = None, progress: Callable[[str
 
     with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if _is_complete(target):  # another process converted it while this one waited
+        if _is_current(target):  # another process converted it while this one waited
             return target
         # Holding the lock, no one else is converting: leftovers are from killed conversions.
         for stale in cache.glob(f".{target.name}.tmp-*"):
@@ -113,7 +136,12 @@ def ensure_teacher_folder(cache_dir: Path | None = None, progress: Callable[[str
             started = time.monotonic()
             _convert(gguf, tmp)
             tmp.chmod(0o755)  # mkdtemp makes it private; the cache is meant to be readable like any other
-            marker = {"source": gguf.name, "sha256": SMOLLM2_GGUF_SHA256, "seconds": time.monotonic() - started}
+            marker = {
+                "source": gguf.name,
+                "sha256": SMOLLM2_GGUF_SHA256,
+                "format": FORMAT,
+                "seconds": time.monotonic() - started,
+            }
             (tmp / MARKER).write_text(json.dumps(marker) + "\n")
             os.rename(tmp, target)
         except BaseException as exc:
@@ -155,6 +183,7 @@ class LocalTeacherServer:
         log_path: Path | None = None,
         timeout_s: float = 300,
         continuous_batching: bool = False,
+        concurrency: int = 16,
         threads: int | None = 1,
     ) -> None:
         self.folder = Path(folder)
@@ -162,6 +191,7 @@ class LocalTeacherServer:
         self.log_path = log_path
         self.timeout_s = timeout_s
         self.continuous_batching = continuous_batching
+        self.concurrency = concurrency
         self.threads = threads
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -185,7 +215,10 @@ class LocalTeacherServer:
         cmd = [sys.executable, "-c", _SERVE_BOOTSTRAP, str(os.getpid()), "serve", str(self.folder)]
         cmd += ["--host", "127.0.0.1", "--port", str(self.port), "--dtype", "float32"]
         if self.continuous_batching:
-            cmd.append("--continuous-batching")
+            # Left alone, the paged cache takes 90% of the free memory (the CPU's RAM here): 14 GB on a 24 GB machine,
+            # enough for the kernel to kill it beside anything else. It is sized for the requests in flight instead.
+            pages = self.concurrency * -(-TOKENS_PER_REQUEST // CB_PAGE)
+            cmd += ["--continuous-batching", "--cb-num-blocks", str(pages)]
         return cmd
 
     def start(self) -> LocalTeacherServer:

@@ -145,3 +145,32 @@ class PlainAdapter(dspy.Adapter):
             parsed[outputs[0]], parsed[outputs[1]] = "\n".join(body), last
             return "split"
         return ""
+
+
+def probe_messages(question: str) -> list[dict[str, str]]:
+    """How a probe is asked, of the teacher and of the student alike: the question as one user turn.
+
+    No system turn and no answer format: what P_T and P_S compare is the two models on the same words,
+    scored by the same metric (docs/design.md §4), and a small model answers a plain question best.
+    """
+    return [{"role": "user", "content": question}]
+
+
+class BareAdapter(dspy.Adapter):
+    """Sends a one-input program as ``probe_messages`` and takes the whole reply as its one output.
+
+    For the probe program (``answer_probe``): the teacher must be asked exactly as the student is, so
+    neither the signature's instructions nor a field format reach the endpoint.
+    """
+
+    def format(self, signature: type[dspy.Signature], demos: list[dict[str, Any]], inputs: dict[str, Any]):  # noqa: ANN201
+        [name] = signature.input_fields
+        return probe_messages(str(inputs[name]))
+
+    def parse(self, signature: type[dspy.Signature], completion: str) -> dict[str, Any]:
+        [name] = signature.output_fields
+        if not completion.strip():
+            raise AdapterParseError(
+                adapter_name="BareAdapter", signature=signature, lm_response=completion, parsed_result={}
+            )
+        return {name: completion.strip()}

@@ -1,0 +1,178 @@
+"""What the teacher is asked to write: one synthesis request per module, level and draw (docs/design.md §4).
+
+A request names the module, its prerequisites, the level with its size and complexity caps, the
+student's ratio P_S/P_T, the items the level teaches (for domains with a syllabus) and J, and shows
+the domain's style references as a worked demo. Remedial requests add the student's actual wrong
+answers on the module's probes; bridging requests add the nearest mastered module, found by
+embedding in Chroma's ``mastered`` collection.
+
+How many requests a teach step sends follows the yield measured so far: a strong teacher that keeps
+J of J needs one per module and level, a weak one that keeps a few gets several, all sent together
+(up to the teacher's concurrency) so that a batching server decodes them side by side.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import dspy
+
+from ioa import rules
+from ioa.context import Services
+from ioa.domains.base import ModuleSpec
+from ioa.domains.lesson import Lesson
+from ioa.rundir import read_jsonl
+from ioa.state import IOAState
+from ioa.teacher.exercises import render_exercises
+
+Mode = Literal["new", "remedial", "bridging"]
+PROGRAMS: dict[str, str] = {
+    "new": "synthesize_new",
+    "remedial": "synthesize_remedial",
+    "bridging": "synthesize_bridging",
+}
+"""The teacher program of each mode (ioa/teacher/signatures.py)."""
+MAX_MISTAKES = 5
+"""Wrong answers shown in one remedial request: enough to aim at, few enough for a small teacher's context."""
+
+
+@dataclass(frozen=True)
+class SynthesisRequest:
+    """One request to the teacher: J exercises of one module at one level, in one mode."""
+
+    module: str
+    level: int
+    mode: Mode
+    count: int
+    inputs: dict[str, Any]
+    """The program's input fields, plus ``demos`` (the style references) unless the program was optimized."""
+
+
+def module_yield(state: IOAState, module: str) -> float | None:
+    """Exercises kept per request so far for ``module`` (all modules when it has none yet); None before any."""
+    for records in ([r for r in state.synthesis if r["module"] == module], state.synthesis):
+        sent = sum(r.get("requests", 0) for r in records)
+        if sent:
+            return sum(r.get("kept", 0) for r in records) / sent
+    return None
+
+
+def request_counts(state: IOAState, needs: dict[tuple[str, int], int], concurrency: int) -> dict[tuple[str, int], int]:
+    """Requests per (module, level): enough to reach its J at the measured yield, all within one wave.
+
+    One per pair before anything was measured; then ceil(J / yield), shared out round-robin so that the
+    whole step fits ``concurrency`` requests in flight (never fewer than one per pair).
+    """
+    want = {}
+    for (module, level), n in needs.items():
+        measured = module_yield(state, module)
+        want[(module, level)] = 1 if measured is None else math.ceil(n / max(measured, 1 / n, 1e-9))
+    budget = max(concurrency, len(want))
+    counts = dict.fromkeys(want, 1)
+    spare = budget - len(want)
+    while spare > 0 and any(counts[k] < want[k] for k in want):
+        for key in want:
+            if spare and counts[key] < want[key]:
+                counts[key] += 1
+                spare -= 1
+    return counts
+
+
+def build_requests(state: IOAState, svc: Services, modes: dict[str, Mode], draw: int) -> list[SynthesisRequest]:
+    """Every request of one teach step, for the focus modules at their ZPD levels (and the stretch above)."""
+    cfg = svc.config
+    specs = {m.id: m for m in svc.domain.modules}
+    needs: dict[tuple[str, int], int] = {}
+    for module in state.focus:
+        level = _zpd_level(state, specs[module])
+        split = rules.stretch_split(
+            cfg.synthesis.examples_per_module, level, specs[module].levels, cfg.rules.zpd_stretch
+        )
+        needs.update({(module, lv): n for lv, n in split.items()})
+    counts = request_counts(state, needs, cfg.teacher.max_concurrency)
+    out = []
+    for (module, level), n in needs.items():
+        mode = modes[module]
+        fields = _fields(state, svc, specs[module], level, n, mode)
+        lesson = svc.domain.lesson(module, level)
+        for k in range(counts[(module, level)]):
+            inputs = {**fields, "items": _items(lesson, draw + k)}
+            if PROGRAMS[mode] not in cfg.teacher.programs:  # an optimized program brings its own demos
+                inputs["demos"] = _style_demos(fields, lesson)
+            out.append(SynthesisRequest(module, level, mode, n, inputs))
+    return out
+
+
+def _zpd_level(state: IOAState, spec: ModuleSpec) -> int:
+    """One notch above the student's level; a remedial round never climbs past the level its stage teaches."""
+    zpd = rules.next_difficulty(state.levels.get(spec.id, -1), spec.levels)
+    return min(zpd, state.stage_levels.get(spec.id, zpd))
+
+
+def _fields(state: IOAState, svc: Services, spec: ModuleSpec, level: int, n: int, mode: Mode) -> dict[str, Any]:
+    specs = {m.id: m for m in svc.domain.modules}
+    lesson = svc.domain.lesson(spec.id, level)
+    prerequisites = [specs[p] for p in _prerequisites(state, spec)]
+    p_t, p_s = state.p_teacher.get(spec.id, 0.0), state.p_student.get(spec.id, 0.0)
+    fields: dict[str, Any] = {
+        "skill": f"{spec.id} ({spec.name}): {spec.description}",
+        "prerequisites": "; ".join(f"{p.name}: {p.description}" for p in prerequisites) or "none",
+        "level": f"level {level + 1} of {spec.levels}",
+        "size_cap": lesson.size_cap,
+        "complexity_cap": lesson.complexity_cap,
+        "student": f"the student scores {rules.mastery_ratio(p_t, p_s):.0%} of what you score on this skill",
+        "count": n,
+    }
+    if mode == "remedial":
+        fields["mistakes"] = mistakes(state, svc, spec.id) or "none recorded"
+    if mode == "bridging":
+        fields["mastered"] = nearest_mastered(svc, spec) or "none yet"
+    return fields
+
+
+def _prerequisites(state: IOAState, spec: ModuleSpec) -> list[str]:
+    """The prerequisite edges in force (the domain's, refined by Eq. 3), else the domain's own."""
+    found = [a for a, b in state.edges if b == spec.id]
+    return found or list(spec.prerequisites)
+
+
+def _items(lesson: Lesson, turn: int) -> str:
+    """The level's items, rotated so that each request of a step starts with another: a small teacher writes about
+    the first ones it reads, so over a step every item leads one request."""
+    if not lesson.items:
+        return "any, within the caps"
+    k = turn % len(lesson.items)
+    return ", ".join(lesson.items[k:] + lesson.items[:k])
+
+
+def _style_demos(fields: dict[str, Any], lesson: Lesson) -> list[dspy.Example]:
+    """The domain's style references as one worked demo of the same request: the form, never the content."""
+    if not lesson.references:
+        return []
+    refs = list(lesson.references)
+    items = ", ".join(r.item for r in refs if r.item) or "any, within the caps"
+    shown = {k: v for k, v in fields.items() if k not in ("mistakes", "mastered", "count")}
+    return [dspy.Example(**shown, count=len(refs), items=items, exercises=render_exercises(refs))]
+
+
+def mistakes(state: IOAState, svc: Services, module: str) -> str:
+    """The student's wrong answers on ``module``'s probes at the latest diagnosis, one per line."""
+    from ioa.domains.base import Task
+
+    probes = {p["question"]: Task(**p) for p in read_jsonl(svc.run_dir.resolve(state.probes_file))}
+    answers = read_jsonl(svc.run_dir.resolve(state.answer_files[-1])) if state.answer_files else []
+    lines = []
+    for row in answers:
+        task = probes.get(row["question"])
+        if task and task.module == module and svc.domain.score(task, row["answer"]) < 1.0:
+            said = " ".join(row["answer"].split())[:60] or "(nothing)"
+            lines.append(f'{task.question} The student answered: "{said}"')
+    return "\n".join(lines[:MAX_MISTAKES])
+
+
+def nearest_mastered(svc: Services, spec: ModuleSpec) -> str:
+    """The mastered module nearest to ``spec`` by embedding (Chroma ``mastered``), as 'name: description'."""
+    found = svc.memory.nearest_mastered(f"{spec.name}: {spec.description}", k=1, exclude={spec.id})
+    return found[0][1] if found else ""

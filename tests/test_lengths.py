@@ -1,0 +1,71 @@
+"""Lengths from the models and the data: derived from the student's tokenizer and the domain's worked solutions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ioa.config import LengthsConfig
+from ioa.domains import get_domain
+from ioa.graph.summary import lengths_summary
+from ioa.lengths import derive_lengths, percentile, truncation_note
+from ioa.state import IOAState
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tokenizer_dir: Path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tokenizer_dir)
+
+
+def _derive(tokenizer, name: str, context: int = 256, **overrides):
+    domain = get_domain(name, 0)
+    probes = [t for m in domain.modules for t in domain.probes(m.id, 6, 0)]
+    return derive_lengths(domain, probes, tokenizer, context, 10, LengthsConfig(**overrides)), domain, probes
+
+
+def test_caps_fit_the_domains_own_worked_solutions_in_the_students_tokens(tokenizer) -> None:
+    from ioa.student_train.generate import format_prompt
+
+    (lengths, evidence), domain, probes = _derive(tokenizer, "words")
+    count = lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])  # noqa: E731
+    solutions = [
+        count(f"{r.steps}\nAnswer: {r.answer}")
+        for m in domain.modules
+        for lv in range(m.levels)
+        for r in domain.lesson(m.id, lv).references
+    ]
+    assert lengths.student_answer > max(solutions)  # every worked solution fits whole
+    assert lengths.adapter_budget == lengths.student_answer  # a target the student can write out whole
+    longest = max(count(format_prompt(tokenizer, t.question)) for t in probes)
+    assert lengths.train_seq == longest + lengths.student_answer + 1 and evidence["longest_probe_prompt"] == longest
+    assert lengths.teacher_answer > lengths.student_answer  # the teacher gets room to explain
+    assert lengths.teacher_synthesis > 10 * evidence["exercise_block_p95"]  # J exercises per request fit
+
+
+def test_another_domain_gets_other_caps_and_overrides_win(tokenizer) -> None:
+    (words, _), _, _ = _derive(tokenizer, "words")
+    (arithmetic, _), _, _ = _derive(tokenizer, "arithmetic")
+    assert arithmetic != words  # sized by each domain's data, not by a constant
+    (fixed, _), _, _ = _derive(tokenizer, "words", student_answer=5, teacher_synthesis=900)
+    assert (fixed.student_answer, fixed.adapter_budget, fixed.teacher_synthesis) == (5, 5, 900)
+
+
+def test_a_short_context_caps_the_answer_and_a_prompt_that_fills_it_is_refused(tokenizer) -> None:
+    (lengths, evidence), _, _ = _derive(tokenizer, "words", context=60)
+    assert lengths.train_seq <= 60 and lengths.student_answer == 60 - evidence["longest_probe_prompt"] - 1
+    with pytest.raises(ValueError, match="whole context"):
+        _derive(tokenizer, "words", context=20)
+
+
+def test_percentile_and_the_one_line_note() -> None:
+    assert percentile([]) == 0 and percentile([5]) == 5 and percentile(list(range(1, 101))) == 95
+    assert truncation_note({"student_answer": 1}, {"student_answer": 100}) is None  # 1% is tolerated
+    note = truncation_note({"student_answer": 3, "train_seq": 0}, {"student_answer": 100, "train_seq": 50})
+    assert note is not None and "student_answer cut 3 of 100" in note and "train_seq" not in note
+    state = IOAState(lengths={"student_answer": 40}, usage={"truncated_student_answer": 5, "items_student_answer": 96})
+    summary = lengths_summary(state)
+    assert summary["caps"] == {"student_answer": 40} and summary["truncated"]["student_answer"] == 5
+    assert summary["note"] and "5 of 96" in summary["note"]
