@@ -150,3 +150,37 @@ def test_real_server_answers_chat_completions(teacher_folder: Path, tmp_path: Pa
         assert message.response_metadata["finish_reason"] == "length"
         proc = server._proc
     assert proc is not None and proc.poll() is not None and not server.running
+
+
+@pytest.mark.integration
+def test_continuous_batching_decodes_greedily_at_temperature_0_and_samples_above(
+    teacher_folder: Path, tmp_path: Path
+) -> None:
+    """Probes are asked at temperature 0 and must be deterministic; synthesis requests sample, or one request's
+    draws all return the same exercises. Both go through the batching engine side by side."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with LocalTeacherServer(
+        teacher_folder, log_path=tmp_path / "serve.log", continuous_batching=True, concurrency=8
+    ) as server:
+
+        def ask(temperature: float) -> str:
+            body = {
+                "model": server.model_name,
+                "messages": [{"role": "user", "content": "Name three animals and say one thing about each."}],
+                "max_tokens": 24,
+                "temperature": temperature,
+            }
+            request = urllib.request.Request(
+                f"{server.base_url}/chat/completions",
+                data=json.dumps(body).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=300) as resp:
+                return json.loads(resp.read())["choices"][0]["message"]["content"]
+
+        with ThreadPoolExecutor(8) as pool:
+            greedy = list(pool.map(ask, [0.0] * 4))
+            sampled = list(pool.map(ask, [0.9] * 4))
+    assert len(set(greedy)) == 1
+    assert len(set(sampled)) > 1

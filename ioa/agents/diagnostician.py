@@ -236,12 +236,7 @@ def identify_gaps(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]
     started = time.perf_counter()
     before = svc.teacher.snapshot()  # before the decomposition, so its teacher calls are counted too
     _find_modules(svc)
-    probes = [
-        t
-        for spec in svc.domain.modules
-        for t in svc.domain.probes(spec.id, cfg.domain.probes_per_module, cfg.domain.seed)
-    ]
-    write_jsonl(svc.run_dir.resolve(PROBES), [asdict(t) for t in probes])
+    probes = _write_probes(svc)
     lengths = _lengths(svc, probes)
     svc.progress.node("identify", 0, f"{len(svc.domain.modules)} modules, {len(probes)} probes; caps {lengths}")
 
@@ -290,6 +285,14 @@ def identify_gaps(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]
         "answer_files": answers["answer_files"],
         "usage": {**usage, **answers["usage"]},
     }
+
+
+def _write_probes(svc: Services) -> list[Task]:
+    """Every module's held-out probes, fixed for the whole run and written to PROBES."""
+    cfg = svc.config.domain
+    probes = [t for spec in svc.domain.modules for t in svc.domain.probes(spec.id, cfg.probes_per_module, cfg.seed)]
+    write_jsonl(svc.run_dir.resolve(PROBES), [asdict(t) for t in probes])
+    return probes
 
 
 def _lengths(svc: Services, probes: list[Task]) -> dict[str, int]:

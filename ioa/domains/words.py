@@ -24,87 +24,20 @@ from dataclasses import dataclass
 
 from ioa.domains.base import ModuleSpec, Task
 from ioa.domains.lesson import Lesson, StyleExample, Verdict
+from ioa.domains.word_forms import (
+    capital,
+    comparative,
+    countries,
+    past,
+    plural,
+    plural_rule,
+    regular_suffix,
+    superlative,
+)
 from ioa.errors import UsageError
 
 
 @functools.cache
-def _inflect():  # noqa: ANN202 - inflect's engine type is private
-    import inflect
-
-    return inflect.engine()
-
-
-def _lemminflect(word: str, tag: str) -> tuple[str, ...]:
-    from lemminflect import getInflection
-
-    return tuple(f for f in getInflection(word, tag) if " " not in f)
-
-
-@functools.cache
-def _capitals() -> dict[str, str]:
-    """Country name (as written in English) -> capital, for every country ``countryinfo`` knows."""
-    from countryinfo import all_countries
-
-    out = {}
-    for country in all_countries():
-        name, capital = country.name(), country.capital()
-        if name and capital:
-            out[name.title()] = capital
-    return out
-
-
-def plural(word: str) -> tuple[str, ...]:
-    """inflect's plural of a noun."""
-    form = _inflect().plural_noun(word)
-    return (form,) if form else ()
-
-
-def plural_rule(word: str) -> str:
-    """Which spelling rule makes the plural of ``word``: regular (+s), es, ies or irregular."""
-    forms = plural(word)
-    form = forms[0] if forms else ""
-    if word.endswith("y") and form == word[:-1] + "ies":
-        return "ies"
-    if form == word + "es":
-        return "es"
-    if form == word + "s" and not word.endswith(("s", "x", "z", "ch", "sh")):
-        return "regular"
-    return "irregular"
-
-
-def past(word: str) -> tuple[str, ...]:
-    return _lemminflect(word, "VBD")
-
-
-def comparative(word: str) -> tuple[str, ...]:
-    return _lemminflect(word, "JJR")
-
-
-def superlative(word: str) -> tuple[str, ...]:
-    return _lemminflect(word, "JJS")
-
-
-def capital(country: str) -> tuple[str, ...]:
-    found = _capitals().get(country.title())
-    return (found,) if found else ()
-
-
-def _regular_suffix(word: str, forms: tuple[str, ...], suffix: str) -> bool:
-    """Whether the form is the word plus a regular suffix ('ed', 'er', 'est'), with the usual spelling changes."""
-    if not forms or len(word) > 8:  # long words take 'more' / 'most', whatever lemminflect says
-        return False
-    form = forms[0]
-    return (
-        form
-        in {
-            word + suffix,  # walk -> walked
-            word + suffix[1:],  # like -> liked (the word's own e)
-            word + word[-1] + suffix,  # stop -> stopped
-            word[:-1] + "i" + suffix,  # cry -> cried
-        }
-    )
-
-
 @dataclass(frozen=True)
 class Unit:
     """One module: its words per level, its question form, its checker and its rule in plain words."""
@@ -223,7 +156,7 @@ UNITS: tuple[Unit, ...] = (
         ("cook", "open", "love", "hop"),
         'What is the past tense of "{w}"?',
         past,
-        lambda w: _regular_suffix(w, past(w), "ed"),
+        lambda w: regular_suffix(w, past(w), "ed"),
         lambda w, a: f'Today I {w}, yesterday I {a}. Regular verbs add -ed: "{w}" becomes "{a}".',
         lambda w, a: f"Yesterday I {a}: the past of {w}.",
     ),
@@ -236,7 +169,7 @@ UNITS: tuple[Unit, ...] = (
         ("short", "late", "thin", "busy"),
         'What is the comparative form of "{w}"?',
         comparative,
-        lambda w: _regular_suffix(w, comparative(w), "er"),
+        lambda w: regular_suffix(w, comparative(w), "er"),
         lambda w, a: f'Tom is {w}, Sam is {a}. Short adjectives add -er: "{w}" becomes "{a}".',
         lambda w, a: f"{w}, {a}: the second one is more.",
     ),
@@ -249,7 +182,7 @@ UNITS: tuple[Unit, ...] = (
         ("short", "late", "thin", "busy"),
         'What is the superlative form of "{w}"?',
         superlative,
-        lambda w: _regular_suffix(w, superlative(w), "est"),
+        lambda w: regular_suffix(w, superlative(w), "est"),
         lambda w, a: f'Of all the boys, Sam is the {a}. Like -er, short adjectives add -est: "{w}" becomes "{a}".',
         lambda w, a: f"{w}, {comparative(w)[0]}, {a}.",
     ),
@@ -399,7 +332,7 @@ class WordsDomain:
         if quoted:
             return quoted[0].strip()
         if unit.spec.id == "capitals":
-            found = [c for c in _capitals() if re.search(rf"\b{re.escape(c)}\b", problem, re.I)]
+            found = [c for c in countries() if re.search(rf"\b{re.escape(c)}\b", problem, re.I)]
             return max(found, key=len) if found else None
         candidates = [w for w in _WORDS.findall(problem) if len(w) > 1 and w.lower() not in _QUESTION_WORDS]
         return candidates[-1].lower() if candidates else None

@@ -60,8 +60,8 @@ def teacher_folder_name() -> str:
     return f"{TEACHER_FOLDER_PREFIX}-{SMOLLM2_GGUF_SHA256[:12]}"
 
 
-FORMAT = 2
-"""Version of the converted folder: 2 writes ``do_sample`` into its generation config (see ``_convert``)."""
+FORMAT = 3
+"""Version of the converted folder: 3 writes the sampling settings into its generation config (see ``_convert``)."""
 
 
 def _is_complete(folder: Path) -> bool:
@@ -95,8 +95,11 @@ def _convert(gguf: Path, out_dir: Path) -> None:
     plain.generation_config = loaded.generation_config
     # `transformers serve` applies a request's temperature on top of the folder's generation config, but samples
     # only if that says do_sample: without it every "sampled" synthesis request is greedy, and the same request
-    # returns the same exercises. A request at temperature 0 still decodes greedily (the server turns it off).
-    plain.generation_config.do_sample = True
+    # returns the same exercises. Continuous batching applies a request's temperature and top_k only through
+    # warpers built from this config, and builds none for a value left unset (or temperature 1.0): without them a
+    # probe at temperature 0 (sent as top_k 1) is sampled, and synthesis at 0.7 runs at 1.0. Measured: four greedy
+    # asks of one probe gave four different answers before, one after (tests/test_local_teacher.py).
+    plain.generation_config.update(do_sample=True, temperature=0.7, top_k=50)
     plain.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
 
