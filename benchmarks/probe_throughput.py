@@ -3,9 +3,10 @@
 Usage (from the repository root):
 
     .venv/bin/python benchmarks/probe_throughput.py [--model tiny|PATH|HUB_ID|FILE.gguf] [--checkpoint DIR]
-        [--probes-per-module 16] [--batch-size 64] [--max-new-tokens 12] [--threads N]
+        [--probes-per-module 16] [--batch-size 64] [--max-new-tokens N] [--threads N]
 
-Both paths answer the same arithmetic probes with the same greedy decoding; batching uses left
+Both paths answer the same probes of the default domain with the same greedy decoding, capped at the run's
+derived student answer cap (ioa.lengths) unless --max-new-tokens says otherwise; batching uses left
 padding and the KV cache (ioa.student_train.generate). A random tiny student rarely emits eos early, so
 every answer runs to --max-new-tokens: the worst case for one-at-a-time and a fair one for batching.
 """
@@ -18,9 +19,10 @@ from pathlib import Path
 
 import torch
 
-from ioa.config import StudentConfig
+from ioa.config import Config, StudentConfig
 from ioa.domains import get_domain
 from ioa.student_train import generate_answers, load_student
+from ioa.lengths import derive_lengths
 from ioa.student_train.model import TINY_TOKENIZER
 
 
@@ -30,15 +32,27 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, help="a student checkpoint folder (RUN_DIR/student/round_N)")
     parser.add_argument("--probes-per-module", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=StudentConfig().eval_batch_size)
-    parser.add_argument("--max-new-tokens", type=int, default=StudentConfig().max_new_tokens)
+    parser.add_argument("--max-new-tokens", type=int, help="default: the run's derived student answer cap")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     cfg = StudentConfig(model=args.model)
     student = load_student(cfg, TINY_TOKENIZER, args.checkpoint)
-    domain = get_domain("arithmetic", 0)
-    questions = [t.question for m in domain.modules for t in domain.probes(m.id, args.probes_per_module, seed=0)]
+    defaults = Config()
+    domain = get_domain(defaults.domain.name, 0)
+    probes = [t for m in domain.modules for t in domain.probes(m.id, args.probes_per_module, seed=0)]
+    questions = [t.question for t in probes]
+    if args.max_new_tokens is None:
+        lengths, _ = derive_lengths(
+            domain,
+            probes,
+            student.tokenizer,
+            student.context_window(),
+            defaults.synthesis.examples_per_module,
+            defaults.lengths,
+        )
+        args.max_new_tokens = lengths.student_answer
     total, _ = student.params()
     print(f"student {args.model} ({total / 1e6:.1f}M params) on {student.device}, {torch.get_num_threads()} threads")
     print(f"{len(questions)} probes from {len(domain.modules)} modules, max_new_tokens {args.max_new_tokens}")

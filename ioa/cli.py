@@ -284,14 +284,11 @@ NOTHING_TAUGHT = 3
 
 def _print_summary(summary: dict, run_dir: Path | None) -> None:
     """The run's one line: what the student mastered, in words that keep beyond_teacher apart from mastered."""
-    modules = summary["modules"]
-    mastered = sum(m["mastered"] for m in modules)
-    beyond = sum(m.get("state") == "beyond_teacher" for m in modules)
-    teachable = len(modules) - beyond
+    from ioa.graph.runner import headline
+
+    line, _ = headline(summary)
     typer.echo(
-        f"{summary['status']}: {summary['rounds']} rounds, mastered {mastered}/{teachable} modules the teacher knows"
-        + (f" ({beyond} beyond the teacher)" if beyond else "")
-        + f", {summary['teacher']['calls']} teacher calls, {summary['elapsed_s']} s"
+        f"{line}, {summary['teacher']['calls']} teacher calls, {summary['elapsed_s']} s"
         + (f" -> {run_dir}" if run_dir else "")
     )
     if note := (summary.get("lengths") or {}).get("note"):
@@ -308,7 +305,10 @@ def main() -> None:
     # A dependency of reasoning-gym (cellpylib) trips SyntaxWarnings when first compiled; they are not ours to fix.
     warnings.filterwarnings("ignore", category=SyntaxWarning)
     try:
-        app(standalone_mode=False)
+        # Outside standalone mode click returns a typer.Exit's code instead of exiting with it.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except IOAError as exc:
         if _debug["on"]:
             traceback.print_exc()

@@ -114,6 +114,14 @@ def derive_lengths(
     return derived, evidence
 
 
+def synthesis_cap(cap: int, count: int, exercises_per_request: int) -> int:
+    """The completion cap of one synthesis request that asks for ``count`` exercises: ``teacher_synthesis`` is
+    sized for J, and a request for fewer (a level's share of J) gets its share of the room, so a teacher that
+    rambles past what it was asked for stops as soon."""
+    per_exercise = max(cap - 4 * SLACK, 1) / max(exercises_per_request, 1)
+    return min(cap, math.ceil(per_exercise * count) + 4 * SLACK)
+
+
 def truncation_note(truncated: dict[str, int], items: dict[str, int], share: float = 0.01) -> str | None:
     """One line naming every cap that truncated more than ``share`` of its items, or None."""
     over = [

@@ -77,9 +77,9 @@ def test_every_example_is_trained_as_often_as_without_consolidation(consolidated
 
 def test_consolidation_that_leaves_a_round_no_epoch_is_refused(tokenizer_dir: Path) -> None:
     student = load_student(load_config(None, QUICK[:4], environ={}).student, tokenizer_dir)
-    assert round_epochs(student, TrainingConfig(epochs=3, consolidation_epochs=2)) == 1
+    assert round_epochs(student, TrainingConfig(epochs=3, consolidation_epochs=2), 40) == 1
     with pytest.raises(UsageError, match="training.consolidation_epochs=3 leaves no epoch of 3"):
-        round_epochs(student, TrainingConfig(epochs=3, consolidation_epochs=3))
+        round_epochs(student, TrainingConfig(epochs=3, consolidation_epochs=3), 40)
 
 
 def test_by_default_one_epoch_is_kept_back_unless_a_round_has_only_one() -> None:

@@ -69,3 +69,13 @@ def test_percentile_and_the_one_line_note() -> None:
     summary = lengths_summary(state)
     assert summary["caps"] == {"student_answer": 40} and summary["truncated"]["student_answer"] == 5
     assert summary["note"] and "5 of 96" in summary["note"]
+
+
+def test_a_request_for_part_of_j_gets_its_share_of_the_synthesis_cap() -> None:
+    from ioa.lengths import SLACK, synthesis_cap
+
+    cap = 10 * 60 + 4 * SLACK  # J = 10 blocks of 60 tokens
+    assert synthesis_cap(cap, 10, 10) == cap
+    assert synthesis_cap(cap, 5, 10) == 5 * 60 + 4 * SLACK
+    assert synthesis_cap(cap, 1, 10) == 60 + 4 * SLACK
+    assert synthesis_cap(cap, 12, 10) == cap  # never above the run's cap

@@ -3,6 +3,7 @@ aside, and a run with nothing to teach says so."""
 
 from __future__ import annotations
 
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -120,3 +121,27 @@ def test_replay_favours_forgotten_then_newly_mastered_modules() -> None:
         ]
     )
     assert replay_priority(state) == [{IES}, {ES}, {REG}]
+
+
+def test_a_run_that_taught_nothing_exits_3_with_its_reason(monkeypatch, capsys) -> None:
+    """The console script's exit code, not only the command's: `ioa run` must exit 3 and say why in one line."""
+    import ioa.graph.runner as runner
+    from ioa import cli
+
+    summary = {
+        "status": "completed",
+        "rounds": 0,
+        "modules": [{"id": "m", "mastered": False, "state": "beyond_teacher"}],
+        "teacher": {"calls": 4},
+        "elapsed_s": 1.0,
+        "taught": False,
+        "finish_reason": "the teacher scores below the floor (0.5) on every module: nothing to teach",
+    }
+    monkeypatch.setattr(runner, "run", lambda cfg, run_dir, progress: summary)
+    monkeypatch.setattr(sys, "argv", ["ioa", "run", "--quiet"])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == cli.NOTHING_TAUGHT == 3
+    out = capsys.readouterr()
+    assert "mastered 0/0 modules the teacher knows (1 beyond the teacher)" in out.out
+    assert out.err.strip().splitlines() == [f"ioa: nothing was taught: {summary['finish_reason']}"]

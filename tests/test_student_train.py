@@ -272,3 +272,18 @@ def test_bundled_student_is_the_embedded_teacher_fine_tuned_with_lora(tmp_path: 
     assert json.loads((tmp_path / "ckpt" / "base_model.json").read_text())["base_model"] == "bundled"
     reloaded = load_student(cfg, tmp_path / "unused", checkpoint=tmp_path / "ckpt")
     assert same_weights(weights(student), weights(reloaded))
+
+
+def test_a_from_scratch_student_takes_enough_steps_on_a_small_round(tokenizer_dir: Path, pretrained_dir: Path) -> None:
+    """A round of a few teacher-written examples still gets SCRATCH_STEPS steps; a set epoch count or a
+    pretrained student keeps its epochs."""
+    from ioa.student_train.train import SCRATCH_STEPS, round_epochs
+
+    tiny = load_student(StudentConfig(**TINY), tokenizer_dir)
+    cfg = TrainingConfig(batch_size=16)
+    assert round_epochs(tiny, cfg, 9) == SCRATCH_STEPS  # one step per epoch
+    assert round_epochs(tiny, cfg, 40) == -(-SCRATCH_STEPS // 3)  # three steps per epoch
+    assert round_epochs(tiny, cfg, 16 * SCRATCH_STEPS) == 11  # twelve epochs, one kept back for consolidation
+    assert round_epochs(tiny, TrainingConfig(epochs=4), 9) == 3
+    pretrained = load_student(StudentConfig(model=str(pretrained_dir)), tokenizer_dir)
+    assert round_epochs(pretrained, cfg, 9) == 2

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter, defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from langgraph.runtime import Runtime
 
 from ioa.agents.synthesis import PROGRAMS, Mode, SynthesisRequest, build_requests
 from ioa.context import Services
+from ioa.lengths import synthesis_cap
 from ioa.rundir import write_jsonl
 from ioa.state import IOAState
 from ioa.teacher.exercises import parse_exercises
@@ -86,23 +89,33 @@ def teach_focus(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
 
 
 def _ask(svc: Services, requests: list[SynthesisRequest], round_: int, attempt: int, cap: int | None) -> list[str]:
-    """Each request's reply ("" when dropped), every mode's program run over its requests at once."""
+    """Each request's reply ("" when dropped). Requests that share a program and a count (hence a completion cap)
+    run as one batch, and the batches run side by side, so the whole step is in flight at once: the step never
+    holds more than the teacher's concurrency (``request_counts``)."""
     replies = [""] * len(requests)
-    by_program: dict[str, list[int]] = defaultdict(list)
+    groups: dict[tuple[str, int], list[int]] = defaultdict(list)
     for i, req in enumerate(requests):
-        by_program[PROGRAMS[req.mode]].append(i)
+        groups[(PROGRAMS[req.mode], req.count)].append(i)
+    j = svc.config.synthesis.examples_per_module
+
+    def ask(group: tuple[str, int], advance: Callable[[], None]) -> None:
+        program, count = group
+        idx = groups[group]
+        predictions = svc.teacher.run(
+            program,
+            [requests[i].inputs for i in idx],
+            round=round_,
+            node="teach",
+            temperature=svc.config.teacher.temperature,
+            max_tokens=synthesis_cap(cap, count, j) if cap else None,
+            draw=f"attempt{attempt}",  # the attempts' sampled replies are distinct cache entries
+            on_done=advance,
+        )
+        for i, p in zip(idx, predictions, strict=True):
+            replies[i] = p.exercises if p is not None else ""
+
     with svc.progress.step(f"teacher writes exercises (attempt {attempt + 1})", len(requests)) as advance:
-        for program, idx in by_program.items():
-            predictions = svc.teacher.run(
-                program,
-                [requests[i].inputs for i in idx],
-                round=round_,
-                node="teach",
-                temperature=svc.config.teacher.temperature,
-                max_tokens=cap,
-                draw=f"attempt{attempt}",  # the attempts' sampled replies are distinct cache entries
-                on_done=advance,
-            )
-            for i, p in zip(idx, predictions, strict=True):
-                replies[i] = p.exercises if p is not None else ""
+        with ThreadPoolExecutor(max_workers=max(len(groups), 1)) as pool:
+            for done in [pool.submit(ask, group, advance) for group in groups]:
+                done.result()
     return replies

@@ -42,7 +42,7 @@ def summarize(state: IOAState, svc: Services, status: str) -> dict[str, Any]:
         "stuck": sorted(state.stuck),
         "set_aside": sorted(state.set_aside),
         "finish_reason": state.finish_reason,
-        "taught": bool(state.trained_files),
+        "taught": any(r.get("examples", 0) for r in state.train_log),  # an empty batch is skipped, not taught
         "synthesis": synthesis_summary(state),
         "lengths": lengths_summary(state),
         "teacher": teacher_summary(read_traces(svc.run_dir.traces), svc.config.teacher),

@@ -143,17 +143,29 @@ def _drain(pending: list[Event]) -> Iterator[Event]:
         yield pending.pop(0)
 
 
-def run_finished(summary: dict[str, Any]) -> RunFinished:
-    """The last event of a run: its summary.json, and the headline numbers of it."""
-    mastered = sum(bool(m["mastered"]) for m in summary["modules"])
+def headline(summary: dict[str, Any]) -> tuple[str, dict[str, int]]:
+    """A run's result in one line, and its numbers: mastered out of the modules the teacher knows, so that a
+    module beyond the teacher is never counted as one the student could have mastered."""
+    modules = summary["modules"]
+    beyond = sum(m.get("state") == "beyond_teacher" for m in modules)
     numbers = {
         "rounds": summary["rounds"],
-        "mastered": mastered,
-        "modules": len(summary["modules"]),
-        "teacher_calls": summary["teacher"]["calls"],
-        "elapsed_s": summary["elapsed_s"],
+        "mastered": sum(bool(m["mastered"]) for m in modules),
+        "teachable": len(modules) - beyond,
+        "beyond_teacher": beyond,
+        "modules": len(modules),
     }
-    line = f"{summary['status']}: {summary['rounds']} rounds, mastered {mastered}/{len(summary['modules'])} modules"
+    line = (
+        f"{summary['status']}: {numbers['rounds']} rounds, mastered {numbers['mastered']}/{numbers['teachable']} "
+        "modules the teacher knows" + (f" ({beyond} beyond the teacher)" if beyond else "")
+    )
+    return line, numbers
+
+
+def run_finished(summary: dict[str, Any]) -> RunFinished:
+    """The last event of a run: its summary.json, and the headline numbers of it."""
+    line, numbers = headline(summary)
+    numbers = {**numbers, "teacher_calls": summary["teacher"]["calls"], "elapsed_s": summary["elapsed_s"]}
     return RunFinished(node="finish", round=summary["rounds"], summary=line, numbers=numbers, result=summary)
 
 

@@ -117,7 +117,8 @@ def train_on_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
         return done
     n_replay = round(cfg.replay_fraction * len(examples) / (1 - cfg.replay_fraction))
     replay = replay_examples(svc, state, n_replay, seed=cfg.seed + state.round + 1)
-    cfg = cfg.model_copy(update={"epochs": round_epochs(svc.student(state.student_checkpoint), cfg)})
+    epochs = round_epochs(svc.student(state.student_checkpoint), cfg, len(examples) + len(replay))
+    cfg = cfg.model_copy(update={"epochs": epochs})
     what = f"{len(examples)} new + {len(replay)} replay examples"
     trained = _train(svc, state, "train", examples + replay, cfg, what, examples=len(examples), replay=len(replay))
     return {**done, **trained}
