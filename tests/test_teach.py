@@ -141,7 +141,7 @@ def test_remedial_requests_carry_the_students_wrong_answers(tmp_path: Path) -> N
     write_jsonl(
         tmp_path / "data/round_1_student_answers.jsonl",
         [
-            {"module": ES, "question": probes[0].question, "answer": "boxs"},
+            {"module": ES, "question": probes[0].question, "answer": "Step 1: add -s.\nAnswer: boxs"},
             {"module": ES, "question": "x", "answer": ""},
         ],
     )
@@ -159,7 +159,7 @@ def test_remedial_requests_carry_the_students_wrong_answers(tmp_path: Path) -> N
     update = teach_focus(state, SimpleNamespace(context=svc))  # type: ignore[arg-type]
     prompt = _last_prompt(chat)
     assert "The student got the exercises below wrong" in prompt  # the remedial signature's own instruction
-    assert f'{probes[0].question} The student answered: "boxs"' in prompt
+    assert f'{probes[0].question} The student answered "boxs", which is wrong.' in prompt  # its answer, not its steps
     assert "words of at most" in prompt and "33% of what you score" in prompt  # size cap and baseline ratio
     (record,) = update["synthesis"]
     assert (record["mode"], record["asked"], record["parsed"]) == ("remedial", 3, 1)

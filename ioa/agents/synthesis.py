@@ -14,6 +14,7 @@ J of J needs one per module and level, a weak one that keeps a few gets several,
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -34,8 +35,10 @@ PROGRAMS: dict[str, str] = {
     "bridging": "synthesize_bridging",
 }
 """The teacher program of each mode (ioa/teacher/signatures.py)."""
-MAX_MISTAKES = 5
-"""Wrong answers shown in one remedial request: enough to aim at, few enough for a small teacher's context."""
+MAX_MISTAKES = 3
+"""Wrong answers shown in one remedial request: enough to aim at, few enough for a small teacher's context (the
+embedded teacher copied five whole wrong replies into its exercises instead of answering them)."""
+_ANSWER_MARKER = re.compile(r"answer\s*(?:is|:|=)\s*", re.I)
 
 
 @dataclass(frozen=True)
@@ -167,9 +170,16 @@ def mistakes(state: IOAState, svc: Services, module: str) -> str:
     for row in answers:
         task = probes.get(row["question"])
         if task and task.module == module and svc.domain.score(task, row["answer"]) < 1.0:
-            said = " ".join(row["answer"].split())[:60] or "(nothing)"
-            lines.append(f'{task.question} The student answered: "{said}"')
+            lines.append(f'{task.question} The student answered "{final_words(row["answer"])}", which is wrong.')
     return "\n".join(lines[:MAX_MISTAKES])
+
+
+def final_words(reply: str, limit: int = 60) -> str:
+    """What a reply gives as its answer: the line after its last "Answer:" marker, else the reply itself, in at
+    most ``limit`` characters; a teacher aims at the wrong answer, not at the steps that led to it."""
+    parts = _ANSWER_MARKER.split(reply)
+    said = parts[-1].strip().splitlines()[0] if len(parts) > 1 and parts[-1].strip() else reply
+    return " ".join(said.split())[:limit] or "(nothing)"
 
 
 def nearest_mastered(svc: Services, spec: ModuleSpec) -> str:
