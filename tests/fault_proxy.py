@@ -107,7 +107,14 @@ class FakeOpenAIServer:
                 request = json.loads(self._body())
                 outer.request_times.append(time.monotonic())
                 text = outer.reply(request["messages"])
-                self._send(200, json.dumps(completion(text, request.get("model", "fake"))).encode())
+                # A word stands for a token: a reply longer than the request's cap stops there, as a server's does.
+                cap = request.get("max_completion_tokens") or request.get("max_tokens")
+                words = text.split(" ")
+                cut = cap is not None and len(words) > cap
+                reply = completion(" ".join(words[:cap]) if cut else text, request.get("model", "fake"))
+                if cut:
+                    reply["choices"][0]["finish_reason"] = "length"
+                self._send(200, json.dumps(reply).encode())
 
         self._httpd = _Server(("127.0.0.1", 0), Handler)
 

@@ -79,3 +79,23 @@ def test_a_request_for_part_of_j_gets_its_share_of_the_synthesis_cap() -> None:
     assert synthesis_cap(cap, 5, 10) == 5 * 60 + 4 * SLACK
     assert synthesis_cap(cap, 1, 10) == 60 + 4 * SLACK
     assert synthesis_cap(cap, 12, 10) == cap  # never above the run's cap
+
+
+def test_teacher_completions_cut_at_their_cap_are_counted(tmp_path) -> None:
+    """A reply that stops at max_tokens (finish reason "length") is counted into the run's lengths summary."""
+    from fault_proxy import FakeOpenAIServer
+
+    from ioa.config import TeacherConfig
+    from ioa.teacher.client import ChatTeacher, build_chat_model
+    from ioa.traces import Tracer
+
+    long_reply = "answer: " + " ".join(["cats"] * 40)
+    cfg = TeacherConfig(model="fake", max_concurrency=2, cache=False)
+    with FakeOpenAIServer(lambda messages: long_reply) as server:
+        teacher = ChatTeacher(build_chat_model(cfg, server.url, None), cfg, Tracer(tmp_path / "traces.jsonl"))
+        before = teacher.snapshot()
+        teacher.run("answer_probe", [{"question": "q1"}], round=0, node="identify", max_tokens=10)
+        teacher.run("answer_probe", [{"question": "q2"}], round=0, node="identify", max_tokens=100)
+    usage = teacher.usage_since(before)
+    summary = lengths_summary(IOAState(usage=usage))
+    assert (summary["truncated"]["teacher"], summary["items"]["teacher"]) == (1, 2)

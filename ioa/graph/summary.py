@@ -10,8 +10,10 @@ from ioa.state import IOAState
 
 STAGES = ("asked", "parsed", "verified", "kept")
 """The synthesis funnel: exercises asked for, parsed from the replies, verified, kept by the adapter."""
-TRUNCATED = ("student_answer", "train_seq", "teacher", "adapter")
-"""Which caps count what they cut (``usage`` keys ``truncated_<name>`` over ``items_<name>``)."""
+TRUNCATED = ("student_answer", "train_seq")
+"""The student's caps, which count what they cut (``usage`` keys ``truncated_<name>`` over ``items_<name>``). The
+teacher's completions that hit their cap are counted by the teacher (``teacher_truncated`` of ``teacher_calls``);
+the adapter never cuts a target (one too long is rewritten or dropped, counted under synthesis ``dropped``)."""
 
 
 def synthesis_summary(state: IOAState) -> dict[str, Any]:
@@ -42,6 +44,8 @@ def lengths_summary(state: IOAState) -> dict[str, Any]:
     """The caps in force, what each cut and of how many items, and the one-line note when a cap cut over 1%."""
     truncated = {k: int(state.usage.get(f"truncated_{k}", 0)) for k in TRUNCATED}
     items = {k: int(state.usage.get(f"items_{k}", 0)) for k in TRUNCATED}
+    truncated["teacher"] = int(state.usage.get("teacher_truncated", 0))
+    items["teacher"] = int(state.usage.get("teacher_calls", 0))
     return {
         "caps": dict(state.lengths),
         "truncated": truncated,

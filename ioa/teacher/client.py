@@ -113,6 +113,7 @@ class ChatTeacher(Teacher):
             self.stats.calls += 1
             self.stats.prompt_tokens += record.prompt_tokens
             self.stats.completion_tokens += record.completion_tokens
+            self.stats.truncated += record.truncated
 
     def _repaired(self, how: str) -> None:
         """The adapter filled this item's fields from a reply that missed its labels (``PlainAdapter``)."""

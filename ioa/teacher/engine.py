@@ -29,6 +29,8 @@ class CallRecord:
     completion_tokens: int
     latency_s: float
     cached: bool = False
+    truncated: bool = False
+    """The completion stopped at its token cap (finish reason "length")."""
 
 
 @dataclass
@@ -141,12 +143,14 @@ class ChatOpenAIEngine:
             reply = self.chat.invoke(messages, **params)
             text = reply.content if isinstance(reply.content, str) else str(reply.content)
             usage = getattr(reply, "usage_metadata", None) or {}
+            finish = (getattr(reply, "response_metadata", None) or {}).get("finish_reason")
             record = CallRecord(
                 prompt,
                 text,
                 int(usage.get("input_tokens", 0)),
                 int(usage.get("output_tokens", 0)),
                 time.perf_counter() - start,
+                truncated=finish == "length",
             )
             log.calls.append(record)
             self.on_call(record)  # an empty completion is still a paid one

@@ -15,6 +15,8 @@ class TeacherStats:
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    truncated: int = 0
+    """Paid completions that stopped at their token cap."""
     cache_hits: int = 0
     parse_failures: int = 0
     repaired: int = 0
