@@ -210,11 +210,18 @@ def train_student_cmd(
     train_from_file(cfg, data, out)
 
 
+def _optimizable() -> str:
+    """The programs `ioa optimize-prompts` can compile (ioa.optimize.programs, which loads neither DSPy nor torch)."""
+    from ioa.optimize.programs import PROGRAM_TASKS
+
+    return ", ".join(PROGRAM_TASKS)
+
+
 @app.command("optimize-prompts")
 def optimize_prompts(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where the optimized program is saved (DSPy JSON state).")],
     program: Annotated[
-        str, typer.Option("--program", "-p", help="Teacher program: worked_solution or answer_probe.")
+        str, typer.Option("--program", "-p", help=f"Teacher program: {_optimizable()}.")
     ] = "worked_solution",
     optimizer: Annotated[str, typer.Option(help="DSPy optimizer: bootstrap, mipro or gepa.")] = "bootstrap",
     budget: Annotated[
@@ -230,14 +237,21 @@ def optimize_prompts(
 ) -> None:
     """Compile one teacher program with a DSPy optimizer against the real teacher; print the metric before and after.
 
-    The metric is the domain checker's verdict on the teacher's answer, weighted by how close the student's success
-    on the exercise's level lies to the ZPD target (optimize.zpd_target), on held-out exercises (never probes).
+    Answer programs: the domain checker's verdict on the teacher's answer, weighted by how close the student's
+    success on the exercise's level lies to the ZPD target (optimize.zpd_target), on held-out exercises (never
+    probes). Synthesis programs (synthesize_*, what the teach node of a run asks): one request per held-out module
+    and level for J exercises (synthesis.examples_per_module), scored by the share of them that parse, verify with
+    the domain's checker and are distinct.
 
     [bold]Examples[/]
 
       ioa optimize-prompts --program worked_solution --optimizer bootstrap --budget 8 --out worked.json
 
       ioa run --set teacher.programs.worked_solution=worked.json
+
+      ioa optimize-prompts --program synthesize_new --optimizer bootstrap --budget 8 --out new.json
+
+      ioa run --set teacher.programs.synthesize_new=new.json
 
       ioa optimize-prompts --optimizer gepa --budget 40 --out worked.json \\
           --set optimize.reflection_base_url=http://localhost:8000/v1 \\

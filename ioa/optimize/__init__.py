@@ -1,6 +1,7 @@
 """`ioa optimize-prompts`: compile one teacher program with a DSPy optimizer, against the real teacher.
 
-Its parts: ``metric`` (the data and the metric), ``compile`` (the optimizers), ``command`` (the command).
+Its parts: ``programs`` (what can be optimized, and how each program is asked), ``metric`` (the data and the
+metrics), ``compile`` (the optimizers), ``command`` (the command).
 
 Data. Exercises come from the domain's generator (never from the probe reserve, so they are
 disjoint from the probes by construction), spread round robin over every module and level, and
@@ -17,27 +18,55 @@ teaches most). The exercises of ``worked_solution`` come from the generator, so 
 a property of the exercise, not of the prompt: calibration weights the examples, and the optimizer
 favours instructions and demos that solve ZPD-level exercises. ``answer_probe`` answers probes,
 which measure the teacher, so its metric is verification alone.
+
+Synthesis programs (``synthesize_new``, ``synthesize_remedial``, ``synthesize_bridging``; ``programs``).
+One request per split slot, for J exercises of the slot's module and level, with the fields a run
+sends. ``SynthesisMetric``: the share of the J exercises that parse, verify with the domain's checker
+and ask distinct problems. Before optimizing, the dev requests show the domain's style references as
+their demo, as a run's do; after, the saved program's own demos (a run with the file swapped in skips
+the style references).
+
+The package loads its parts on first use (``__getattr__``), so that the CLI reads ``programs`` for its
+help without importing DSPy.
 """
 
-from ioa.optimize.command import OptimizeResult, Scores, format_result, load_result, optimize_prompts, work_dir_for
-from ioa.optimize.compile import OPTIMIZERS, compile_program
-from ioa.optimize.metric import (
-    PROGRAM_TASKS,
-    ProgramTask,
-    TeachingMetric,
-    calibration,
-    draw_split,
-    student_success,
-    teaching_score,
-    to_examples,
-)
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "OPTIMIZERS": "compile",
+    "PROGRAM_TASKS": "programs",
+    "OptimizeResult": "command",
+    "ProgramMetric": "metric",
+    "ProgramTask": "programs",
+    "Scores": "command",
+    "SynthesisMetric": "metric",
+    "TeachingMetric": "metric",
+    "calibration": "metric",
+    "compile_program": "compile",
+    "draw_split": "metric",
+    "format_result": "command",
+    "load_result": "command",
+    "optimize_prompts": "command",
+    "review_exercises": "metric",
+    "student_mistakes": "metric",
+    "student_success": "metric",
+    "teaching_score": "metric",
+    "to_examples": "metric",
+    "work_dir_for": "command",
+}
+"""Each exported name and the part (``ioa.optimize.<part>``) it lives in."""
 
 __all__ = [
     "OPTIMIZERS",
     "PROGRAM_TASKS",
     "OptimizeResult",
+    "ProgramMetric",
     "ProgramTask",
     "Scores",
+    "SynthesisMetric",
     "TeachingMetric",
     "calibration",
     "compile_program",
@@ -45,8 +74,17 @@ __all__ = [
     "format_result",
     "load_result",
     "optimize_prompts",
+    "review_exercises",
+    "student_mistakes",
     "student_success",
     "teaching_score",
     "to_examples",
     "work_dir_for",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """An exported name, imported from its part on first use."""
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"ioa.optimize.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'ioa.optimize' has no attribute {name!r}")

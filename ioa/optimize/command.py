@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dspy
 from langchain_core.language_models import BaseChatModel
@@ -21,9 +21,13 @@ from ioa.optimize.compile import OPTIMIZERS, compile_program
 from ioa.optimize.metric import (
     PROGRAM_TASKS,
     Answerer,
-    TeachingMetric,
+    ProgramMetric,
+    StudentMistakes,
     calibration,
     draw_split,
+    program_metric,
+    run_inputs,
+    student_mistakes,
     student_success,
     to_examples,
 )
@@ -31,14 +35,21 @@ from ioa.rundir import RunDir, write_json
 from ioa.teacher.signatures import PROGRAMS
 from ioa.traces import Tracer
 
+if TYPE_CHECKING:
+    from ioa.lengths import Lengths
+
 
 @dataclass
 class Scores:
     """A program's results on the held-out dev set."""
 
     n: int
+    """Items asked: one per exercise for an answer program, J per request for a synthesis program."""
     verified: int
+    """Items the domain's checker verifies (for a synthesis program: parsed, verified and distinct, at most J each)."""
     metric: float
+    requests: int = 0
+    """Requests sent (the dev examples)."""
 
     @property
     def pass_rate(self) -> float:
@@ -102,16 +113,26 @@ def optimize_prompts(
         teacher = _teacher(chat, cfg, tracer)
         domain = _domain(cfg, work, teacher)
         train_tasks, dev_tasks = draw_split(domain, cfg.optimize)
-        success = _calibration_table(cfg, domain, program, train_tasks + dev_tasks, answer)
-        metric = TeachingMetric(domain, success, cfg.optimize.zpd_target, cfg.optimize.verify_weight)
-        before = _evaluate(teacher, cfg, program, domain, dev_tasks, metric, node="optimize_before")
-        trainset = to_examples(train_tasks, domain, program)
+        tasks = train_tasks + dev_tasks
+        cfg = _with_synthesis_cap(cfg, domain, program, tasks)
+        success = _calibration_table(cfg, domain, program, tasks, answer)
+        metric = program_metric(program, domain, success, cfg.optimize)
+        # Train and dev in one call: two synthesis requests of one module and level lead with different items.
+        examples = to_examples(
+            tasks,
+            domain,
+            program,
+            count=cfg.synthesis.examples_per_module,
+            mistakes=_mistakes(cfg, domain, program, tasks, answer),
+        )
+        trainset, devset = examples[: len(train_tasks)], examples[len(train_tasks) :]
+        before = _evaluate(teacher, cfg, program, domain, devset, metric, node="optimize_before")
         reflection = _reflector(chat, cfg)
         compiled = _compile(teacher, reflection, cfg, program, optimizer, trainset, metric, budget)
         compiled.save(str(out))
         # Score the saved file through the same swap-in a run uses: teacher.programs.NAME=out.
         swapped = _teacher(chat, cfg, tracer, {program: str(out)})
-        after = _evaluate(swapped, cfg, program, domain, dev_tasks, metric, node="optimize_after")
+        after = _evaluate(swapped, cfg, program, domain, devset, metric, node="optimize_after")
         calls = teacher.stats.calls + swapped.stats.calls + reflection.stats.calls
     result = OptimizeResult(
         program=program,
@@ -173,17 +194,19 @@ def _compile(
     program: str,
     optimizer: str,
     trainset: list[dspy.Example],
-    metric: TeachingMetric,
+    metric: ProgramMetric,
     budget: int,
 ) -> dspy.Predict:
     # Start from the teacher's program (the configured file, if any), so a second optimization refines the first;
     # without its LM, so the endpoint stays in the config and out of the saved file.
     current = teacher.programs[program]
-    student = dspy.Predict(current.signature, **PROGRAM_TASKS[program].settings(cfg))
+    task = PROGRAM_TASKS[program]
+    student = dspy.Predict(current.signature, **task.settings(cfg))
     student.demos = list(current.demos)
+    seed = cfg.optimize.split_seed
     try:
         with dspy.context(lm=teacher.lm, adapter=teacher.adapter):
-            return compile_program(student, optimizer, trainset, metric, budget, reflection.lm, cfg.optimize.split_seed)
+            return compile_program(student, optimizer, trainset, metric, budget, reflection.lm, seed, task.max_demos)
     except (UsageError, RuntimeFailure):
         raise
     except Exception as exc:  # an optimizer failing (e.g. too many teacher errors) is a runtime failure
@@ -234,8 +257,42 @@ def _calibration_table(
     return student_success(domain, answer, pairs, cfg.optimize.student_exercises, cfg.optimize.split_seed)
 
 
-def _student_answerer(cfg: Config, domain: Domain, tasks: list[Task]) -> Answerer:
+def _mistakes(
+    cfg: Config, domain: Domain, program: str, tasks: list[Task], answer: Answerer | None
+) -> dict[str, StudentMistakes] | None:
+    """For a remedial program, the student's wrong answers on fresh exercises of each module of the split."""
+    if PROGRAM_TASKS[program].mode != "remedial":
+        return None
+    answer = answer or _student_answerer(cfg, domain, tasks)
+    modules = sorted({t.module for t in tasks})
+    return student_mistakes(domain, answer, modules, cfg.optimize.student_exercises, cfg.optimize.split_seed)
+
+
+def _with_synthesis_cap(cfg: Config, domain: Domain, program: str, tasks: list[Task]) -> Config:
+    """For a synthesis program, the config with ``lengths.teacher_synthesis`` as a run derives it when not set: from
+    the initial student's tokenizer and the domain's style references, for J exercises (ioa.lengths)."""
+    if PROGRAM_TASKS[program].mode is None or cfg.lengths.teacher_synthesis:
+        return cfg
+    from ioa.student_train import load_student
+    from ioa.student_train.model import TINY_TOKENIZER
+
+    cap = _run_lengths(cfg, domain, tasks, load_student(cfg.student, TINY_TOKENIZER, None, cfg.training))
+    lengths = cfg.lengths.model_copy(update={"teacher_synthesis": cap.teacher_synthesis})
+    return cfg.model_copy(update={"lengths": lengths})
+
+
+def _run_lengths(cfg: Config, domain: Domain, tasks: list[Task], student: Any) -> Lengths:
+    """The caps a run derives from the student and the domain's data (ioa.lengths), the split's tasks standing in
+    for the probes (the same question forms)."""
     from ioa.lengths import derive_lengths
+
+    lengths, _ = derive_lengths(
+        domain, tasks, student.tokenizer, student.context_window(), cfg.synthesis.examples_per_module, cfg.lengths
+    )
+    return lengths
+
+
+def _student_answerer(cfg: Config, domain: Domain, tasks: list[Task]) -> Answerer:
     from ioa.student_train import generate_answers, load_student
     from ioa.student_train.model import TINY_TOKENIZER
 
@@ -245,9 +302,7 @@ def _student_answerer(cfg: Config, domain: Domain, tasks: list[Task]) -> Answere
     student = load_student(cfg.student, TINY_TOKENIZER, checkpoint, cfg.training)
 
     # The student's answer cap as a run derives it, from the student and the domain's data (ioa.lengths).
-    lengths, _ = derive_lengths(
-        domain, tasks, student.tokenizer, student.context_window(), cfg.synthesis.examples_per_module, cfg.lengths
-    )
+    lengths = _run_lengths(cfg, domain, tasks, student)
 
     def answer(questions: list[str]) -> list[str]:
         return generate_answers(
@@ -258,16 +313,26 @@ def _student_answerer(cfg: Config, domain: Domain, tasks: list[Task]) -> Answere
 
 
 def _evaluate(
-    teacher: Any, cfg: Config, program: str, domain: Domain, tasks: list[Task], metric: TeachingMetric, node: str
+    teacher: Any,
+    cfg: Config,
+    program: str,
+    domain: Domain,
+    examples: list[dspy.Example],
+    metric: ProgramMetric,
+    node: str,
 ) -> Scores:
-    examples = to_examples(tasks, domain, program)
-    preds = teacher.run(
-        program, [ex.inputs().toDict() for ex in examples], round=0, node=node, **PROGRAM_TASKS[program].settings(cfg)
+    """The dev set asked as a run asks it (a synthesis program not swapped in shows the domain's style references)."""
+    swapped_in = program in teacher.cfg.programs
+    inputs = [run_inputs(ex, domain, program, swapped_in) for ex in examples]
+    preds = teacher.run(program, inputs, round=0, node=node, **PROGRAM_TASKS[program].settings(cfg))
+    tallies = [metric.tally(ex, p) for ex, p in zip(examples, preds, strict=True)]
+    scores = [float(metric(ex, p)) for ex, p in zip(examples, preds, strict=True)]
+    return Scores(
+        n=sum(asked for asked, _ in tallies),
+        verified=int(sum(verified for _, verified in tallies)),
+        metric=round(sum(scores) / max(len(scores), 1), 4),
+        requests=len(examples),
     )
-    answers = [getattr(p, "answer", None) if p is not None else None for p in preds]
-    verified = sum(domain.score(t, a) for t, a in zip(tasks, answers, strict=True))
-    scores = [metric(ex, p) for ex, p in zip(examples, preds, strict=True)]
-    return Scores(n=len(tasks), verified=int(verified), metric=round(sum(scores) / max(len(scores), 1), 4))
 
 
 def _mean_calibration(tasks: list[Task], success: dict[tuple[str, int], float], target: float) -> float | None:
@@ -281,13 +346,16 @@ def format_result(result: OptimizeResult) -> str:
     """The lines the CLI prints: the metric before and after on the held-out dev set."""
     n = result.before.n
     cal = "" if result.dev_calibration is None else f"; ZPD calibration of these exercises {result.dev_calibration:.2f}"
+    held_out = f"{n} held-out exercises"
+    if PROGRAM_TASKS[result.program].mode:
+        held_out = f"{result.before.requests} held-out requests for {n} exercises (verified: parsed, checked, distinct)"
 
     def row(label: str, scores: Scores) -> str:
         return f"  {label} verified {scores.verified}/{n} ({scores.pass_rate:.2f}), metric {scores.metric:.3f}"
 
     kept = "changed" if result.instructions_changed else "kept"
     lines = [
-        f"{result.program} with {result.optimizer} (budget {result.budget}), {n} held-out exercises{cal}",
+        f"{result.program} with {result.optimizer} (budget {result.budget}), {held_out}{cal}",
         row("before:", result.before),
         row("after: ", result.after),
         f"saved {result.out}: {result.demos} demos, instructions {kept}; "

@@ -5,31 +5,32 @@ from __future__ import annotations
 import dspy
 from dspy.teleprompt.gepa import InstructionProposer
 
-from ioa.optimize.metric import TeachingMetric
+from ioa.optimize.metric import ProgramMetric
+from ioa.optimize.programs import MAX_DEMOS
 from ioa.teacher.prompt_format import PlainAdapter
 
 OPTIMIZERS = ("bootstrap", "mipro", "gepa")
-MAX_DEMOS = 4
-"""Bootstrapped demos per program: a small teacher's context has room for a few worked examples."""
 
 
 def compile_program(
     program: dspy.Predict,
     optimizer: str,
     trainset: list[dspy.Example],
-    metric: TeachingMetric,
+    metric: ProgramMetric,
     budget: int,
     reflection_lm: dspy.LM,
     seed: int,
+    max_demos: int = MAX_DEMOS,
 ) -> dspy.Predict:
     """Run one DSPy optimizer on ``program``; the task LM and adapter come from ``dspy.context``.
 
     ``budget``: bootstrap tries at most that many training examples (one teacher call each);
     MIPROv2 runs that many trials; GEPA makes that many metric calls (each one teacher call).
+    ``max_demos``: bootstrapped demos at most (the program's ``ProgramTask.max_demos``).
     """
     if optimizer == "bootstrap":
         opt = dspy.BootstrapFewShot(
-            metric=metric, max_bootstrapped_demos=MAX_DEMOS, max_labeled_demos=0, max_rounds=1, max_errors=budget
+            metric=metric, max_bootstrapped_demos=max_demos, max_labeled_demos=0, max_rounds=1, max_errors=budget
         )
         return opt.compile(program, trainset=trainset[:budget])
     # MIPROv2 and GEPA select candidates on a validation slice of the train set; the dev set stays held out.
@@ -41,7 +42,7 @@ def compile_program(
             prompt_model=reflection_lm,
             auto=None,
             num_candidates=3,
-            max_bootstrapped_demos=2,
+            max_bootstrapped_demos=min(2, max_demos),
             max_labeled_demos=0,
             num_threads=1,
             max_errors=len(trainset) * 4,
