@@ -88,6 +88,8 @@ def test_capitals_are_checked_by_the_library() -> None:
             "checked",
         ),
         ("past/regular", 'What is the past tense of "go"?', "Irregular.", "went", False, "rule"),
+        ("plural/regular", "Where might we find a book?", "One book, two books.", "books", False, "ask for the plural"),
+        ("plural/regular", 'What is the plural of "dog", "cat"?', "One dog, two dogs.", "dogs", False, "more than one"),
     ],
 )
 def test_verify_checks_answer_rule_and_steps_of_a_teacher_written_exercise(module, problem, steps, answer, ok, why):

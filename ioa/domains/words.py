@@ -60,6 +60,12 @@ class Unit:
     check: Callable[[str, str], str]
     """A reference check of the answer for (word, answer)."""
 
+    @property
+    def cue(self) -> str:
+        """The word of the question form that says what is asked: 'plural', 'past', 'capital'."""
+        found = re.search(r"\bthe (\w+)", self.ask)
+        return found.group(1) if found else ""
+
 
 def _unit(
     mid: str,
@@ -299,6 +305,12 @@ class WordsDomain:
     def verify(self, module_id: str, problem: str, steps: str, answer: str) -> Verdict:
         """Check a teacher-written exercise with the module's checker (see the module docstring)."""
         unit = self._unit(module_id)
+        # A problem asks for the module's form by name ("the plural of") or by a blank to fill ("two ___"); one
+        # that does neither ("Where might we find a book?") teaches the student a question the module never asks.
+        if unit.cue.lower() not in problem.lower() and "__" not in problem:
+            return Verdict(False, f"the problem does not ask for the {unit.cue}")
+        if len({q.strip().lower() for q in _QUOTED.findall(problem) if unit.forms(q.strip())}) > 1:
+            return Verdict(False, "the problem asks about more than one word")
         word = self._asked_word(unit, problem)
         if word is None:
             return Verdict(False, "no word of the module's kind in the problem")
