@@ -130,9 +130,9 @@ def test_new_requests_carry_the_fields_a_run_sends(cfg):
     assert inputs["size_cap"] == lesson.size_cap and inputs["items"] == ", ".join(lesson.items)
     assert inputs["skill"].startswith(f"{task.module} (") and "0% of what you score" in inputs["student"]
     # Before optimizing, a request shows the domain's style references as its demo, as a run's does.
-    [demo] = run_inputs(examples[0], WORDS, "synthesize_new", swapped_in=False)["demos"]
+    [demo] = run_inputs(examples[0], WORDS, "synthesize_new", own_demos=False)["demos"]
     assert demo.exercises.startswith("Problem:") and demo["count"] == 2
-    assert "demos" not in run_inputs(examples[0], WORDS, "synthesize_new", swapped_in=True)
+    assert "demos" not in run_inputs(examples[0], WORDS, "synthesize_new", own_demos=True)
 
 
 def test_two_requests_of_one_module_and_level_lead_with_different_items():
@@ -312,8 +312,19 @@ def test_cli_compiles_synthesize_new_and_a_run_swaps_it_in(tmp_path, monkeypatch
     assert not any('What is the plural of "tax"?' in e["prompt"] for e in events)  # plural/es's style reference
 
 
-def test_without_the_program_file_a_run_shows_the_style_reference(tmp_path):
-    config = load_config(None, SMALL, environ={})
+@pytest.mark.parametrize("program_file", [False, True])
+def test_without_the_program_file_a_run_shows_the_style_reference(tmp_path, program_file):
+    """No optimized file, or one without demos (GEPA rewrites only the instruction): the style reference stays."""
+    overrides = list(SMALL)
+    if program_file:
+        import dspy
+
+        from ioa.teacher.signatures import PROGRAMS
+
+        saved = tmp_path / "instruction_only.json"
+        dspy.Predict(PROGRAMS["synthesize_new"]).save(str(saved))
+        overrides.append(f"teacher.programs.synthesize_new={saved}")
+    config = load_config(None, overrides, environ={})
     tracer = Tracer(tmp_path / "traces.jsonl")
     svc = Services(
         config=config,

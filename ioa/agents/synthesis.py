@@ -27,6 +27,7 @@ from ioa.domains.lesson import Lesson
 from ioa.rundir import read_jsonl
 from ioa.state import IOAState
 from ioa.teacher.exercises import render_exercises
+from ioa.teacher.signatures import saved_demos
 
 Mode = Literal["new", "remedial", "bridging"]
 PROGRAMS: dict[str, str] = {
@@ -50,7 +51,8 @@ class SynthesisRequest:
     mode: Mode
     count: int
     inputs: dict[str, Any]
-    """The program's input fields, plus ``demos`` (the style references) unless the program was optimized."""
+    """The program's input fields, plus ``demos`` (the style references) unless an optimized program brings its
+    own."""
 
 
 def module_yield(state: IOAState, module: str) -> float | None:
@@ -102,7 +104,8 @@ def build_requests(state: IOAState, svc: Services, modes: dict[str, Mode], draw:
         lesson = svc.domain.lesson(module, level)
         for k in range(counts[(module, level)]):
             inputs = {**fields, "items": _items(lesson, draw + k)}
-            if PROGRAMS[mode] not in cfg.teacher.programs:  # an optimized program brings its own demos
+            optimized = cfg.teacher.programs.get(PROGRAMS[mode])
+            if not (optimized and saved_demos(optimized)):  # an optimized program may bring its own demos
                 inputs["demos"] = _style_demos(fields, lesson)
             out.append(SynthesisRequest(module, level, mode, n, inputs))
     return out

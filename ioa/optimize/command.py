@@ -32,7 +32,7 @@ from ioa.optimize.metric import (
     to_examples,
 )
 from ioa.rundir import RunDir, write_json
-from ioa.teacher.signatures import PROGRAMS
+from ioa.teacher.signatures import PROGRAMS, saved_demos
 from ioa.traces import Tracer
 
 if TYPE_CHECKING:
@@ -321,9 +321,11 @@ def _evaluate(
     metric: ProgramMetric,
     node: str,
 ) -> Scores:
-    """The dev set asked as a run asks it (a synthesis program not swapped in shows the domain's style references)."""
-    swapped_in = program in teacher.cfg.programs
-    inputs = [run_inputs(ex, domain, program, swapped_in) for ex in examples]
+    """The dev set asked as a run asks it (a synthesis program without demos of its own shows the domain's style
+    references)."""
+    saved = teacher.cfg.programs.get(program)
+    own_demos = bool(saved and saved_demos(saved))
+    inputs = [run_inputs(ex, domain, program, own_demos) for ex in examples]
     preds = teacher.run(program, inputs, round=0, node=node, **PROGRAM_TASKS[program].settings(cfg))
     tallies = [metric.tally(ex, p) for ex, p in zip(examples, preds, strict=True)]
     scores = [float(metric(ex, p)) for ex, p in zip(examples, preds, strict=True)]

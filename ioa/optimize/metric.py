@@ -255,11 +255,11 @@ def to_examples(
     return out
 
 
-def run_inputs(example: dspy.Example, domain: Domain, program: str, swapped_in: bool) -> dict[str, Any]:
-    """An example's inputs as a run sends them: a synthesis request whose program is not swapped in
+def run_inputs(example: dspy.Example, domain: Domain, program: str, own_demos: bool) -> dict[str, Any]:
+    """An example's inputs as a run sends them: a synthesis request whose program brings no demos of its own
     (``teacher.programs``) shows the domain's style references as its demo (``ioa.agents.synthesis.build_requests``)."""
     inputs = example.inputs().toDict()
-    if PROGRAM_TASKS[program].mode is None or swapped_in:
+    if PROGRAM_TASKS[program].mode is None or own_demos:
         return inputs
     lesson = domain.lesson(example.task["module"], example.task["level"])
     fields = {k: v for k, v in inputs.items() if k != "items"}  # the run's fields, before each request's items

@@ -135,3 +135,19 @@ PROGRAMS: dict[str, type[dspy.Signature]] = {
 
 BARE_PROGRAMS = frozenset({"answer_probe"})
 """Programs sent as ``probe_messages`` (``BareAdapter``): how a probe is asked of teacher and student alike."""
+
+
+def saved_demos(path: str) -> int:
+    """How many demos a saved program file (DSPy JSON state, ``teacher.programs.NAME``) carries; 0 when unreadable.
+
+    An optimizer that only rewrites the instruction (GEPA), or bootstraps no demo a small teacher got wholly
+    right, saves none: the teach node then still shows the domain's style references.
+    """
+    import json
+
+    try:
+        state = json.loads(open(path, encoding="utf-8").read())  # noqa: SIM115 - one read
+    except (OSError, ValueError):
+        return 0
+    predictors = [state] if "demos" in state else [v for v in state.values() if isinstance(v, dict)]
+    return sum(len(p.get("demos") or []) for p in predictors)
