@@ -113,19 +113,10 @@ def optimize_prompts(
         teacher = _teacher(chat, cfg, tracer)
         domain = _domain(cfg, work, teacher)
         train_tasks, dev_tasks = draw_split(domain, cfg.optimize)
-        tasks = train_tasks + dev_tasks
-        cfg = _with_synthesis_cap(cfg, domain, program, tasks)
-        success = _calibration_table(cfg, domain, program, tasks, answer)
+        cfg = _with_synthesis_cap(cfg, domain, program, train_tasks + dev_tasks)
+        success = _calibration_table(cfg, domain, program, train_tasks + dev_tasks, answer)
         metric = program_metric(program, domain, success, cfg.optimize)
-        # Train and dev in one call: two synthesis requests of one module and level lead with different items.
-        examples = to_examples(
-            tasks,
-            domain,
-            program,
-            count=cfg.synthesis.examples_per_module,
-            mistakes=_mistakes(cfg, domain, program, tasks, answer),
-        )
-        trainset, devset = examples[: len(train_tasks)], examples[len(train_tasks) :]
+        trainset, devset = _datasets(cfg, domain, program, train_tasks, dev_tasks, answer)
         before = _evaluate(teacher, cfg, program, domain, devset, metric, node="optimize_before")
         reflection = _reflector(chat, cfg)
         compiled = _compile(teacher, reflection, cfg, program, optimizer, trainset, metric, budget)
@@ -151,6 +142,21 @@ def optimize_prompts(
     )
     write_json(work / "result.json", asdict(result))
     return result
+
+
+def _datasets(
+    cfg: Config, domain: Domain, program: str, train: list[Task], dev: list[Task], answer: Answerer | None
+) -> tuple[list[dspy.Example], list[dspy.Example]]:
+    """The train and dev examples, made in one call: two synthesis requests of one module and level then lead with
+    different items, as a run's do."""
+    examples = to_examples(
+        train + dev,
+        domain,
+        program,
+        count=cfg.synthesis.examples_per_module,
+        mistakes=_mistakes(cfg, domain, program, train + dev, answer),
+    )
+    return examples[: len(train)], examples[len(train) :]
 
 
 def _checked(cfg: Config, program: str, optimizer: str, out: str | Path, budget: int | None) -> tuple[int, Path]:
