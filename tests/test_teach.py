@@ -159,7 +159,8 @@ def test_remedial_requests_carry_the_students_wrong_answers(tmp_path: Path) -> N
     update = teach_focus(state, SimpleNamespace(context=svc))  # type: ignore[arg-type]
     prompt = _last_prompt(chat)
     assert "The student got the exercises below wrong" in prompt  # the remedial signature's own instruction
-    assert f'{probes[0].question} The student answered "boxs", which is wrong.' in prompt  # its answer, not its steps
+    word = probes[0].entry["word"]
+    assert f'{word} (the student wrote "boxs")' in prompt  # the item and its answer, not the steps
     assert "words of at most" in prompt and "33% of what you score" in prompt  # size cap and baseline ratio
     (record,) = update["synthesis"]
     assert (record["mode"], record["asked"], record["parsed"]) == ("remedial", 3, 1)

@@ -22,7 +22,7 @@ import dspy
 
 from ioa import rules
 from ioa.context import Services
-from ioa.domains.base import ModuleSpec
+from ioa.domains.base import Domain, ModuleSpec, Task
 from ioa.domains.lesson import Lesson
 from ioa.rundir import read_jsonl
 from ioa.state import IOAState
@@ -164,17 +164,27 @@ def _style_demos(fields: dict[str, Any], lesson: Lesson) -> list[dspy.Example]:
 
 
 def mistakes(state: IOAState, svc: Services, module: str) -> str:
-    """The student's wrong answers on ``module``'s probes at the latest diagnosis, one per line."""
-    from ioa.domains.base import Task
-
+    """The student's wrong answers on ``module``'s probes at the latest diagnosis (``mistake_lines``)."""
     probes = {p["question"]: Task(**p) for p in read_jsonl(svc.run_dir.resolve(state.probes_file))}
     answers = read_jsonl(svc.run_dir.resolve(state.answer_files[-1])) if state.answer_files else []
-    lines = []
+    wrong = []
     for row in answers:
         task = probes.get(row["question"])
         if task and task.module == module and svc.domain.score(task, row["answer"]) < 1.0:
-            lines.append(f'{task.question} The student answered "{final_words(row["answer"])}", which is wrong.')
-    return "\n".join(lines[:MAX_MISTAKES])
+            wrong.append((task, row["answer"]))
+    return mistake_lines(svc.domain, wrong)
+
+
+def mistake_lines(domain: Domain, wrong: list[tuple[Task, str]]) -> str:
+    """At most ``MAX_MISTAKES`` wrong answers as a remedial request shows them: the item asked about (the lesson's
+    item the question names, else the question) and what the student wrote, on one line. Shown as whole questions,
+    one per line, the embedded teacher copied them as its problems: 1 of 4 exercises verified, against 5 of 6."""
+    parts = []
+    for task, said in wrong[:MAX_MISTAKES]:
+        items = domain.lesson(task.module, task.level).items
+        item = next((i for i in items if i in task.question), task.question)
+        parts.append(f'{item} (the student wrote "{final_words(said)}")')
+    return "; ".join(parts)
 
 
 def final_words(reply: str, limit: int = 60) -> str:

@@ -185,7 +185,7 @@ class BudgetConfig(Section):
     """When a run stops even if not everything is mastered."""
 
     max_rounds: int = Field(
-        8,
+        3,
         ge=1,
         description="Teach -> train -> diagnose rounds; consolidation (training.consolidation_epochs) adds one.",
     )

@@ -13,7 +13,7 @@ from typing import Any
 
 import dspy
 
-from ioa.agents.synthesis import MAX_MISTAKES, _style_demos, final_words
+from ioa.agents.synthesis import _style_demos, mistake_lines
 from ioa.config import OptimizeConfig
 from ioa.domains import Domain, Task
 from ioa.optimize.programs import PROGRAM_TASKS, Slot, StudentMistakes
@@ -284,14 +284,8 @@ def student_mistakes(
     out = {}
     for module, tasks in drawn.items():
         wrong = [(t, said) for t, said in ((t, next(replies)) for t in tasks) if domain.score(t, said) < 1.0]
-        lines = [mistake_line(t.question, said) for t, said in wrong[:MAX_MISTAKES]]
-        out[module] = StudentMistakes("\n".join(lines), 1.0 - len(wrong) / max(len(tasks), 1))
+        out[module] = StudentMistakes(mistake_lines(domain, wrong), 1.0 - len(wrong) / max(len(tasks), 1))
     return out
-
-
-def mistake_line(question: str, said: str) -> str:
-    """One wrong answer as a run's remedial request shows it (the line of ``ioa.agents.synthesis.mistakes``)."""
-    return f'{question} The student answered "{final_words(said)}", which is wrong.'
 
 
 def student_success(
