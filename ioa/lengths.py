@@ -4,13 +4,15 @@ Five caps, each derived once per run from the student's tokenizer and context wi
 domain's own worked solutions (its style references) and answers, and each overridable in the
 ``lengths`` config section:
 
-- ``student_answer``: tokens the student may write for one answer; a high percentile of the worked
-  solutions' length in the student's tokens, with a margin, so a whole worked solution fits;
-- ``adapter_budget``: tokens an adapted training target may use; the student's answer cap, since a
-  target the student could never write out whole teaches it to stop mid-way;
-- ``train_seq``: a training sequence, the longest probe prompt plus the answer cap plus end of sequence;
 - ``teacher_answer``: the teacher's completion cap for a probe, room for a worked answer twice as long
   as the domain's own (a teacher explains; a reasoning teacher more so);
+- ``student_answer``: tokens the student may write for one answer: the teacher's room, so that a probe is
+  asked of both the same way (the teacher's own model as the student then scores what the teacher
+  scores), within what the student's context leaves after the prompt;
+- ``adapter_budget``: tokens an adapted training target may use: a high percentile of the worked
+  solutions' length in the student's tokens, with a margin, so a whole worked solution fits and the
+  student is taught answers it can write out whole;
+- ``train_seq``: a training sequence, the longest probe prompt plus the adapter's budget plus end of sequence;
 - ``teacher_synthesis``: the teacher's completion cap for one synthesis request of J exercises.
 
 The teacher's tokenizer is unknown (any endpoint), so its caps are counted in the student's tokens,
@@ -93,14 +95,15 @@ def derive_lengths(
     if longest_prompt >= context:
         raise ValueError(f"a probe prompt takes {longest_prompt} tokens, the student's whole context of {context}")
 
-    student_answer = overrides.student_answer or min(
-        math.ceil(worked * ANSWER_MARGIN) + SLACK, context - longest_prompt - 1
-    )
+    room = context - longest_prompt - 1  # - 1: the end-of-sequence token
+    teacher_answer = overrides.teacher_answer or math.ceil(worked * TEACHER_MARGIN) + 2 * SLACK
+    student_answer = overrides.student_answer or min(teacher_answer, room)
+    adapter_budget = overrides.adapter_budget or min(math.ceil(worked * ANSWER_MARGIN) + SLACK, student_answer)
     derived = Lengths(
         student_answer=student_answer,
-        adapter_budget=overrides.adapter_budget or student_answer,
-        train_seq=overrides.train_seq or min(context, longest_prompt + student_answer + 1),
-        teacher_answer=overrides.teacher_answer or math.ceil(worked * TEACHER_MARGIN) + 2 * SLACK,
+        adapter_budget=adapter_budget,
+        train_seq=overrides.train_seq or min(context, longest_prompt + adapter_budget + 1),
+        teacher_answer=teacher_answer,
         teacher_synthesis=overrides.teacher_synthesis
         or math.ceil(exercises_per_request * percentile(blocks or answers) * SYNTHESIS_MARGIN) + 4 * SLACK,
     )

@@ -82,16 +82,19 @@ class FakeOpenAIServer:
     """Answers every chat completion with ``reply(messages)``; counts and times the requests.
 
     ``models`` are listed at ``GET /v1/models``; without them that route is missing, as on a server that keeps no
-    list (the run's preflight then checks only that the server answers).
+    list (the run's preflight then checks only that the server answers). ``cut`` stops a reply at the request's
+    ``max_tokens``, counting words as tokens, with finish reason "length".
     """
 
     def __init__(
         self,
         reply: Callable[[list[dict[str, Any]]], str] = lambda messages: "answer: 42",
         models: tuple[str, ...] | None = None,
+        cut: bool = False,
     ) -> None:
         self.reply = reply
         self.models = models
+        self.cut = cut
         self.request_times: list[float] = []
         outer = self
 
@@ -107,10 +110,11 @@ class FakeOpenAIServer:
                 request = json.loads(self._body())
                 outer.request_times.append(time.monotonic())
                 text = outer.reply(request["messages"])
-                # A word stands for a token: a reply longer than the request's cap stops there, as a server's does.
+                # With ``cut``, a word stands for a token: a reply longer than the request's cap stops there, as a
+                # server's does (off by default: scripted replies are written to be read whole).
                 cap = request.get("max_completion_tokens") or request.get("max_tokens")
                 words = text.split(" ")
-                cut = cap is not None and len(words) > cap
+                cut = outer.cut and cap is not None and len(words) > cap
                 reply = completion(" ".join(words[:cap]) if cut else text, request.get("model", "fake"))
                 if cut:
                     reply["choices"][0]["finish_reason"] = "length"

@@ -37,11 +37,11 @@ def test_caps_fit_the_domains_own_worked_solutions_in_the_students_tokens(tokeni
         for lv in range(m.levels)
         for r in domain.lesson(m.id, lv).references
     ]
-    assert lengths.student_answer > max(solutions)  # every worked solution fits whole
-    assert lengths.adapter_budget == lengths.student_answer  # a target the student can write out whole
+    assert lengths.adapter_budget > max(solutions)  # every worked solution fits whole
+    assert lengths.adapter_budget < lengths.student_answer  # a target the student can write out whole
     longest = max(count(format_prompt(tokenizer, t.question)) for t in probes)
-    assert lengths.train_seq == longest + lengths.student_answer + 1 and evidence["longest_probe_prompt"] == longest
-    assert lengths.teacher_answer > lengths.student_answer  # the teacher gets room to explain
+    assert lengths.train_seq == longest + lengths.adapter_budget + 1 and evidence["longest_probe_prompt"] == longest
+    assert lengths.teacher_answer == lengths.student_answer  # a probe is asked of both with the same room
     assert lengths.teacher_synthesis > 10 * evidence["exercise_block_p95"]  # J exercises per request fit
 
 
@@ -91,7 +91,7 @@ def test_teacher_completions_cut_at_their_cap_are_counted(tmp_path) -> None:
 
     long_reply = "answer: " + " ".join(["cats"] * 40)
     cfg = TeacherConfig(model="fake", max_concurrency=2, cache=False)
-    with FakeOpenAIServer(lambda messages: long_reply) as server:
+    with FakeOpenAIServer(lambda messages: long_reply, cut=True) as server:
         teacher = ChatTeacher(build_chat_model(cfg, server.url, None), cfg, Tracer(tmp_path / "traces.jsonl"))
         before = teacher.snapshot()
         teacher.run("answer_probe", [{"question": "q1"}], round=0, node="identify", max_tokens=10)

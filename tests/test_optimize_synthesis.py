@@ -254,9 +254,7 @@ def test_remedial_optimization_asks_with_the_students_mistakes(cfg, tmp_path):
     )
     assert result.before.requests == 3
     events = [e for e in read_traces(tmp_path / "remedial.optimize" / "traces.jsonl") if e.get("program")]
-    assert events and all(
-        '(the student wrote "(nothing)")' in e["inputs"]["mistakes"] for e in events
-    )
+    assert events and all('(the student wrote "(nothing)")' in e["inputs"]["mistakes"] for e in events)
     assert all("The student got the exercises below wrong" in e["prompt"] for e in events)
 
 
