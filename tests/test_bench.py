@@ -68,6 +68,12 @@ def test_capped_teacher_never_synthesizes_past_the_budget(domain):
     assert all(p is not None for p in first) and [p is not None for p in second] == [True, False, False]
     assert capped.spent == 5 and capped.by_round == {1: 4, 2: 5}
     assert capped.snapshot()["calls"] == 5
+    # A synthesis request counts the exercises it was granted, so a graph's teacher-call budget ends with it.
+    synthesis = CappedTeacher(OracleTeacher(book), budget=12)
+    request = {"skill": "arithmetic/addition (Addition): add", "level": "level 1 of 3", "count": 5}
+    synthesis.run("synthesize_new", [request] * 3, round=1, node="teach")
+    assert synthesis.spent == 12 and synthesis.snapshot()["calls"] == 12
+    assert synthesis.run("synthesize_new", [request], round=2, node="teach") == [None]
     # Probe answers are measurement, not synthesis: never capped.
     assert capped.run("answer_probe", [{"question": tasks[0].question}] * 3, round=3, node="diagnose")[2] is not None
 

@@ -94,7 +94,7 @@ def test_a_forgotten_module_is_brought_back_remedial_with_its_numbers(tmp_path) 
     state = _state(
         {REG: 0.75, CAP: 0.8},
         {REG: "unmastered", CAP: "forgotten"},
-        round=3,
+        round=2,  # within budget.max_rounds (3)
         passed={CAP: 0},
         level_ratios={CAP: [0.5, 0.0, 0.0]},
     )
@@ -104,9 +104,13 @@ def test_a_forgotten_module_is_brought_back_remedial_with_its_numbers(tmp_path) 
     assert back["module"] == CAP and back["passed_level"] == 0 and back["ratio_at_level"] == 0.5
 
 
-def test_a_module_with_nothing_kept_round_after_round_is_set_aside(tmp_path) -> None:
+@pytest.mark.parametrize("recorded_by", ["adapter", "teacher"])
+def test_a_module_with_nothing_kept_round_after_round_is_set_aside(tmp_path, recorded_by) -> None:
     empty = [{"round": r, "module": REG, "kept": 0, "verified": 0} for r in (1, 2)]
-    state = _state({REG: 0.75, CAP: 0.8}, {REG: "unmastered", CAP: "unmastered"}, round=2, synthesis=[*empty])
+    # A teacher that returned nothing at all leaves only its own records (no adapter record): empty as well.
+    unanswered = [{"round": r, "module": REG, "requests": 4, "asked": 20, "parsed": 0} for r in (1, 2)]
+    synthesis = empty if recorded_by == "adapter" else unanswered
+    state = _state({REG: 0.75, CAP: 0.8}, {REG: "unmastered", CAP: "unmastered"}, round=2, synthesis=synthesis)
     update = plan_next_step(state, SimpleNamespace(context=_services(tmp_path)))
     assert update["set_aside"] == [REG] and REG not in update["focus"]
     aside = next(d for d in _decisions(tmp_path) if d["decision"] == "set_aside")

@@ -102,7 +102,7 @@ def _only_subtraction_left_and_stuck() -> IOAState:
     p_teacher = dict.fromkeys(modules, 0.5)
     p_student = {**p_teacher, SUB: 0.0}
     return IOAState(
-        round=3,
+        round=2,  # within budget.max_rounds (3)
         modules=modules,
         p_teacher=p_teacher,
         p_student=p_student,

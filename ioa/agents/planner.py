@@ -99,10 +99,9 @@ def _empty_modules(state: IOAState, svc: Services) -> dict[str, list[int]]:
     """Modules whose last ``budget.max_empty_rounds`` taught rounds all kept nothing, with those rounds."""
     need = svc.config.budget.max_empty_rounds
     kept: dict[str, dict[int, int]] = {}
-    for r in state.synthesis:
-        if "kept" in r:  # the adapter's records
-            kept.setdefault(r["module"], {}).setdefault(r["round"], 0)
-            kept[r["module"]][r["round"]] += r["kept"]
+    for r in state.synthesis:  # the teacher's records open a round at 0; the adapter's add what it kept
+        kept.setdefault(r["module"], {}).setdefault(r["round"], 0)
+        kept[r["module"]][r["round"]] += r.get("kept", 0)
     out = {}
     for module, by_round in kept.items():
         last = sorted(by_round)[-need:]

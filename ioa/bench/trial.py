@@ -41,9 +41,15 @@ class CappedTeacher(Teacher):
         self.spent = 0
         self.by_round: dict[int, int] = {}
         """Round -> synthesized items requested up to and including that round."""
+        self.requests = 0
+        """Capped requests passed on to the inner teacher."""
 
     def snapshot(self) -> dict[str, int]:
-        return self.inner.snapshot()
+        """The inner teacher's counters, with each capped request counted as the exercises it was granted: the
+        bench's unit of budget, so a graph whose ``budget.max_teacher_calls`` is probes + budget finishes when
+        the budget is spent (counted per request, a synthesis of J exercises per call would never reach it)."""
+        inner = self.inner.snapshot()
+        return {**inner, "calls": inner.get("calls", 0) - self.requests + self.spent}
 
     def answer(self, name: str, inputs: Sequence[dict[str, Any]], request: Request) -> list[Any]:
         """``Teacher.run``; exercises past the budget come back as None (not paid): a worked solution counts one,
@@ -59,6 +65,7 @@ class CappedTeacher(Teacher):
             allowed.append({**item, "count": min(size, room)} if "count" in item else item)
             spend += min(size, room)
         out = self.inner.answer(name, allowed, request) if allowed else []
+        self.requests += len(allowed)
         self.spent += spend
         self.by_round[request.round] = self.spent
         for _ in inputs[len(allowed) :]:
