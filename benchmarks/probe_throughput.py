@@ -21,8 +21,8 @@ import torch
 
 from ioa.config import Config, StudentConfig
 from ioa.domains import get_domain
-from ioa.student_train import generate_answers, load_student
 from ioa.lengths import derive_lengths
+from ioa.student_train import generate_answers, load_student
 from ioa.student_train.model import TINY_TOKENIZER
 
 
