@@ -1,4 +1,4 @@
-"""What the teacher is asked to write: one synthesis request per module, level and draw (docs/design.md §4).
+"""What the teacher is asked to write: one synthesis request per module, level and draw (docs/design.md §6).
 
 A request names the module, its prerequisites, the level with its size and complexity caps, the
 student's ratio P_S/P_T, the items the level teaches (for domains with a syllabus) and J, and shows

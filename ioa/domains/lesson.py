@@ -21,7 +21,7 @@ class StyleExample:
 
 @dataclass(frozen=True)
 class Lesson:
-    """One module at one difficulty level, as the synthesis prompt names it (docs/design.md §4, synthesis)."""
+    """One module at one difficulty level, as the synthesis prompt names it (docs/design.md §6)."""
 
     items: tuple[str, ...]
     """What the level covers, when the domain has a closed syllabus (a unit's words); empty otherwise."""
