@@ -29,7 +29,7 @@ from ioa.traces import Tracer, read_traces
 def consolidated(tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory, one_thread) -> tuple[Trial, Path]:
     """The real graph in a --quick bench trial (oracle teacher, tiny student, 2 epochs), one of them kept back."""
     config = trial_config(load_config(None, [*QUICK, "training.consolidation_epochs=1"], environ={}), seed=0, lr=1e-3)
-    book = TaskBook(get_domain(config.domain.name, 0))
+    book = TaskBook(get_domain(config.bench.domain, 0))  # the bench's domain, which the oracle answers
     work = tmp_path_factory.mktemp("consolidation")
     trial = Trial(config, book, CappedTeacher(OracleTeacher(book), config.bench.budget), tokenizer_dir, work)
     run_ioa(trial, config)

@@ -33,6 +33,8 @@ OVERRIDES = [
     *SMALL,
     # One round holds every kill point; short teacher replies and no report keep six processes to a few minutes.
     "budget.max_rounds=1",
+    # Both epochs in the round: a round of one kept example then takes two steps, so its loss moves.
+    "training.consolidation_epochs=0",
     "teacher.max_tokens=64",
     "observability.report=false",
 ]

@@ -69,9 +69,10 @@ def faulty_run(tmp_path_factory):
 
 def test_the_run_completes_at_a_thirty_percent_fault_rate(faulty_run):
     run_dir, out, proxy, _ = faulty_run
-    assert out.returncode == 0, out.stderr
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["teacher"]["calls"] > 0
+    # Completed either way: exit 3 says that the faults left the round nothing to train on.
+    assert out.returncode == (0 if summary["taught"] else 3), out.stderr
     assert sum(proxy.injected.values()) >= 10 and proxy.forwarded > 0
     assert summary["teacher"]["cost_usd"] > 0
 

@@ -108,7 +108,9 @@ def _ask(svc: Services, requests: list[SynthesisRequest], round_: int, attempt: 
             node="teach",
             temperature=svc.config.teacher.temperature,
             max_tokens=synthesis_cap(cap, count, j) if cap else None,
-            draw=f"attempt{attempt}",  # the attempts' sampled replies are distinct cache entries
+            # Distinct cache entries and item ids per attempt, and per count: two groups of a step number their
+            # requests from 0 alike.
+            draw=f"attempt{attempt}/count{count}",
             on_done=advance,
         )
         for i, p in zip(idx, predictions, strict=True):
