@@ -21,6 +21,7 @@ the tiny student speaks the tokenizer in TOKENIZER_DIR. Points (``none`` runs th
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import json
@@ -206,14 +207,16 @@ def kill_at(point: str, args: list[str], run_dir: Path, logs: Path, env: dict[st
     deadline = time.monotonic() + TIMEOUT_S
     while not marker.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
-            os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             tail = (logs / f"{point}.log").read_text()[-3000:]
             pytest.fail(f"the run never reached {point!r} (exit {proc.returncode}): {tail}")
         time.sleep(0.1)
     seen = json.loads(marker.read_text())
     children = _children(seen["pid"])
-    os.killpg(proc.pid, signal.SIGKILL)  # the run's process group; the teacher server has its own session
+    with contextlib.suppress(ProcessLookupError):  # the group may be gone already under load
+        os.killpg(proc.pid, signal.SIGKILL)  # the run's process group; the teacher server has its own session
     proc.wait()
     deadline = time.monotonic() + 20
     while any(_alive(c) for c in children) and time.monotonic() < deadline:
