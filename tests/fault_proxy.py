@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -265,3 +266,17 @@ class FaultProxy:
     def __exit__(self, *exc: Any) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+def probe_oracle(run_dir: Path, unknown: str = "I am not sure.") -> Callable[[list[dict[str, Any]]], str]:
+    """A scripted teacher for ``FakeOpenAIServer`` that knows the reference answer of every probe the run wrote
+    (RUN_DIR/data/probes.jsonl); any other question gets ``unknown``."""
+
+    def reply(messages: list[dict[str, Any]]) -> str:
+        text = str(messages[-1]["content"])
+        probes = run_dir / "data" / "probes.jsonl"
+        rows = [json.loads(line) for line in probes.read_text().splitlines()] if probes.exists() else []
+        known = [row for row in rows if row["question"] in text]
+        return f"answer: {max(known, key=lambda r: len(r['question']))['answer']}" if known else unknown
+
+    return reply

@@ -10,7 +10,7 @@ from pathlib import Path
 import dspy
 import pytest
 from conftest import SMALL
-from fault_proxy import FakeOpenAIServer
+from fault_proxy import FakeOpenAIServer, probe_oracle
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
@@ -87,19 +87,6 @@ def test_optimize_prompts_takes_the_domain_from_the_config(kind, tmp_path):
         chat.asked.clear()
         optimize_prompts(config, "answer_probe", "bootstrap", out, budget=2, chat=chat)
         assert all(any(q in a for q in answers) for a in chat.asked), "the seeds were decomposed again"
-
-
-def probe_oracle(run_dir: Path):
-    """The scripted teacher of a real run: the reference answer of every probe the run wrote, else a shrug."""
-
-    def reply(messages: list[dict]) -> str:
-        text = str(messages[-1]["content"])
-        probes = run_dir / "data" / "probes.jsonl"
-        rows = [json.loads(line) for line in probes.read_text().splitlines()] if probes.exists() else []
-        known = [row for row in rows if row["question"] in text]
-        return f"answer: {max(known, key=lambda r: len(r['question']))['answer']}" if known else "I am not sure."
-
-    return reply
 
 
 @pytest.mark.integration  # two real graph runs per kind (the tiny student trains and answers in this process)

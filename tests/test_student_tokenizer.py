@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SMALL
-from fault_proxy import FakeOpenAIServer
+from fault_proxy import FakeOpenAIServer, probe_oracle
 
 from ioa.config import StudentConfig, load_config
 from ioa.errors import UsageError
@@ -91,25 +91,12 @@ def test_a_local_student_folder_keeps_its_own_tokenizer(pretrained_dir, tmp_path
     assert format_prompt(student.tokenizer, "2+2?").endswith("=>")
 
 
-def probe_oracle(run_dir: Path):
-    """A scripted teacher that knows the reference answer of every probe the run wrote (data/probes.jsonl)."""
-
-    def reply(messages: list[dict]) -> str:
-        text = str(messages[-1]["content"])
-        probes = run_dir / "data" / "probes.jsonl"
-        rows = [json.loads(line) for line in probes.read_text().splitlines()] if probes.exists() else []
-        known = [row for row in rows if row["question"] in text]
-        return f"answer: {max(known, key=lambda r: len(r['question']))['answer']}" if known else "answer: 42"
-
-    return reply
-
-
 @pytest.mark.integration  # a real graph run: the tiny student trains and answers probes in this process
 def test_a_run_with_a_remote_teacher_needs_no_bundled_teacher(no_bundled_teacher, tmp_path, one_thread):
     from ioa import run
 
     run_dir = tmp_path / "run"
-    with FakeOpenAIServer(probe_oracle(run_dir), models=("remote-teacher",)) as server:
+    with FakeOpenAIServer(probe_oracle(run_dir, unknown="answer: 42"), models=("remote-teacher",)) as server:
         overrides = [*SMALL, "budget.max_rounds=1", "observability.report=false"]
         teacher = [f"teacher.base_url={server.url}", "teacher.model=remote-teacher"]
         summary = run(load_config(None, [*overrides, *teacher], environ={}), run_dir, progress=False)

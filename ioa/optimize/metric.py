@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import re
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -42,15 +43,15 @@ def teaching_score(verified: float, success: float | None, target: float, verify
     return verified * (verify_weight + (1.0 - verify_weight) * calibration(success, target))
 
 
-class ProgramMetric:
+class ProgramMetric(ABC):
     """What the optimizers call: ``judge`` gives (score, feedback) of one prediction against its gold example."""
 
-    def judge(self, gold: dspy.Example, pred: Any) -> tuple[float, str]:
-        raise NotImplementedError
+    @abstractmethod
+    def judge(self, gold: dspy.Example, pred: Any) -> tuple[float, str]: ...
 
+    @abstractmethod
     def tally(self, gold: dspy.Example, pred: Any) -> tuple[int, float]:
         """(items asked, items verified) of one prediction, for the dev set's scores."""
-        raise NotImplementedError
 
     def __call__(self, gold: dspy.Example, pred: Any, trace: Any = None) -> float | bool:
         return self.judge(gold, pred)[0]
