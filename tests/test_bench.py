@@ -39,6 +39,9 @@ def test_expression_steps_follow_the_order_of_operations():
     assert expression_steps("7 + 4 - 6") == ["7 + 4 = 11", "11 - 6 = 5"]
     assert expression_steps("-3 - 5 * -6") == ["5 * -6 = -30", "-3 - -30 = 27"]
     assert expression_steps("( 1 + 9 )") == ["1 + 9 = 10"]
+    assert expression_steps("8 / 2 * 3") == ["8 / 2 = 4", "4 * 3 = 12"]  # reasoning-gym divides exactly
+    with pytest.raises(ValueError, match="cannot write steps"):
+        expression_steps("3 / 2")
 
 
 def test_oracle_has_the_teacher_interface_and_answers_from_the_book(domain):

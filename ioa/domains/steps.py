@@ -13,7 +13,7 @@ from typing import Any
 
 from ioa.domains.base import Task
 
-_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*"}
+_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 
 
 def expression_steps(expression: str) -> list[str]:
@@ -28,7 +28,9 @@ def expression_steps(expression: str) -> list[str]:
         if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
             a, b = value(node.left), value(node.right)
             op = _OPS[type(node.op)]
-            result = a + b if op == "+" else a - b if op == "-" else a * b
+            if op == "/" and (b == 0 or a % b):  # reasoning-gym divides exactly; anything else has no integer step
+                raise ValueError(f"cannot write steps for {expression!r}")
+            result = a + b if op == "+" else a - b if op == "-" else a * b if op == "*" else a // b
             steps.append(f"{a} {op} {b} = {result}")
             return result
         raise ValueError(f"cannot write steps for {expression!r}")
