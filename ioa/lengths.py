@@ -10,8 +10,8 @@ domain's own worked solutions (its style references) and answers, and each overr
   asked of both the same way (the teacher's own model as the student then scores what the teacher
   scores), within what the student's context leaves after the prompt;
 - ``adapter_budget``: tokens an adapted training target may use: a high percentile of the worked
-  solutions' length in the student's tokens, with a margin, so a whole worked solution fits and the
-  student is taught answers it can write out whole;
+  solutions' length in the student's tokens (at least a question's and an answer's), with a margin, so a
+  whole worked solution fits and the student is taught answers it can write out whole;
 - ``train_seq``: a training sequence, the longest probe prompt plus the adapter's budget plus end of sequence;
 - ``teacher_synthesis``: the teacher's completion cap for one synthesis request of J exercises.
 
@@ -88,9 +88,12 @@ def derive_lengths(
     ]
     solutions = [count(f"{r.steps}\nAnswer: {r.answer}") for r in references]
     answers = [count(f"Answer: {t.answer}") for t in probes]
+    # A worked solution at least restates what its question gives: the floor where the references carry no steps
+    # (a seed file's are question and reference only), which would otherwise size every cap to a bare answer.
+    questions = [count(t.question) for t in probes]
     blocks = [count(render_exercises([r])) for r in references]
     prompts = [count(format_prompt(tokenizer, t.question)) for t in probes]
-    worked = max(percentile(solutions), percentile(answers))
+    worked = max(percentile(solutions), percentile(answers) + percentile(questions))
     longest_prompt = max(prompts, default=0)
     if longest_prompt >= context:
         raise ValueError(f"a probe prompt takes {longest_prompt} tokens, the student's whole context of {context}")
@@ -109,6 +112,7 @@ def derive_lengths(
     )
     evidence = {
         "worked_solution_p95": worked,
+        "question_p95": percentile(questions),
         "exercise_block_p95": percentile(blocks),
         "longest_probe_prompt": longest_prompt,
         "student_context": context,

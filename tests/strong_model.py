@@ -13,10 +13,14 @@ It records every request by program, so a test can see how many calls each step 
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections import Counter, defaultdict
+from pathlib import Path
 from typing import Any
+
+from ioa.teacher.exercises import parse_exercises, render_exercises
 
 # The user message of a DSPy program as ioa's PlainAdapter writes it: "label: value" lines.
 _LABELS = ("problem", "solution", "final answer", "request")
@@ -85,3 +89,36 @@ class StrongModel:
 def _short(sentence: str) -> str:
     words = sentence.split()
     return " ".join(words[:8]).rstrip(".,;") + "."
+
+
+class Tutor(StrongModel):
+    """A strong teacher for a whole run, behind ``FakeOpenAIServer``: it knows the reference answer of every probe
+    the run wrote (RUN_DIR/data/probes.jsonl) and of every exercise it wrote itself, and it answers a synthesis
+    request with the request's style references, which are right and never probes (every domain draws them from
+    apart). Rewrites follow ``StrongModel``. What it writes is the student's only source, so a run taught by it
+    shows the student's side of the pipeline (tokenizer, template, LoRA, evaluation) working end to end.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__()
+        self.run_dir = run_dir
+        self.known: dict[str, str] = {}
+
+    def __call__(self, messages: list[dict[str, Any]]) -> str:
+        demo = messages[-2]["content"] if len(messages) > 2 and messages[-2]["role"] == "assistant" else ""
+        if "count:" in messages[-1]["content"].lower() and demo:
+            with self._lock:
+                self.requests["synthesize"] += 1
+                # A seed file's references are a question and its reference only: the tutor writes a step.
+                written = parse_exercises(
+                    re.sub(r"(?m)^Steps:[ \t]*$", "Steps: Read the problem and work it out.", demo)
+                )
+                self.known.update({ex.problem: ex.answer for ex in written})
+            return f"Exercises:\n{render_exercises(written)}"
+        return super().__call__(messages)
+
+    def _answer(self, question: str) -> str:
+        probes = self.run_dir / "data" / "probes.jsonl"
+        rows = [json.loads(line) for line in probes.read_text().splitlines()] if probes.exists() else []
+        known = {**{row["question"]: row["answer"] for row in rows}, **self.known}
+        return f"answer: {known[question]}" if question in known else "I am not sure."

@@ -53,6 +53,25 @@ def test_another_domain_gets_other_caps_and_overrides_win(tokenizer) -> None:
     assert (fixed.student_answer, fixed.adapter_budget, fixed.teacher_synthesis) == (5, 5, 900)
 
 
+def test_references_without_steps_still_leave_room_for_a_worked_answer(tokenizer) -> None:
+    """A seed file's references are a question and a reference ("12"): sized by them alone, every cap would fit a
+    bare answer, and a teacher's worked answer to a word problem would be cut."""
+    from types import SimpleNamespace
+
+    from ioa.domains.base import ModuleSpec, Task
+    from ioa.domains.lesson import Lesson, StyleExample
+
+    question = "Sam has 7 apples and buys 5 more, then gives 3 to Mia. How many apples does he have now?"
+    spec = ModuleSpec("math/apples", "Apples", "count apples", (), 1)
+    lesson = Lesson((), "small", "one step", (StyleExample(question, "", "9"),))
+    domain = SimpleNamespace(modules=[spec], lesson=lambda module, level: lesson)
+    probe = Task(spec.id, 0, question, "9", {})
+    lengths, evidence = derive_lengths(domain, [probe], tokenizer, 8192, 10, LengthsConfig())
+    count = lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])  # noqa: E731
+    assert evidence["worked_solution_p95"] >= count(question) + count("Answer: 9")
+    assert lengths.adapter_budget > count(question) and lengths.teacher_answer > 2 * count(question)
+
+
 def test_a_short_context_caps_the_answer_and_a_prompt_that_fills_it_is_refused(tokenizer) -> None:
     (lengths, evidence), _, _ = _derive(tokenizer, "words", context=60)
     assert lengths.train_seq <= 60 and lengths.student_answer == 60 - evidence["longest_probe_prompt"] - 1
