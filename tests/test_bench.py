@@ -119,6 +119,32 @@ def test_trials_take_the_bench_settings_and_hold_practice_off_unless_every_strat
     assert trial_config(on, 1, 5e-4).adapter.checker_practice_per_example == 5
 
 
+def test_a_trials_training_items_diagnostic_probes_and_held_out_items_are_disjoint(domain, tmp_path):
+    """What every strategy trains on (the generator exercises, the oracle's synthesized ones), what IOA and
+    hard-first measure the student on, and what the bench scores: three disjoint sets, and the held-out items are
+    drawn afresh for each seed."""
+    from ioa.bench.runner import trial_config
+    from ioa.bench.trial import Trial
+
+    def trial(seed: int) -> Trial:
+        config = trial_config(load_config(None, ["bench.diagnostic_probes_per_module=12"], environ={}), seed, 1e-3)
+        book = TaskBook(domain)
+        return Trial(config, book, CappedTeacher(OracleTeacher(book), 10_000), tmp_path, tmp_path)
+
+    first = trial(0)
+    held_out = {t.question for t in first.held_out_probes()}
+    diagnostic = {t.question for t in first.diagnostic_probes()}
+    # 100 per module; the smallest levels (single-digit sums) have fewer distinct held-out questions, and repeat.
+    assert len(first.held_out_probes()) == 100 * len(domain.modules) and len(held_out) > 600
+    cells = {(m.id, lv): 10 for m in domain.modules for lv in range(m.levels)}
+    trained = {t.question for r in range(1, 5) for t in first.exercises(cells, r)}
+    request = {"skill": "number_theory/gcd (GCD): ...", "level": "level 2 of 3", "count": 10}
+    written = first.teacher.run("synthesize_new", [request] * 3, round=1, node="teach", temperature=0.0)
+    trained |= {line[len("Problem: ") :] for w in written for line in w.exercises.splitlines() if "Problem:" in line}
+    assert not held_out & diagnostic and not trained & (held_out | diagnostic)
+    assert held_out != {t.question for t in trial(1).held_out_probes()}
+
+
 def _addition_only(trial) -> None:
     """A procedure of the test's own: five worked solutions of addition level 0, one training round."""
     student = trial.new_student()
@@ -217,6 +243,23 @@ def test_killed_bench_leaves_no_worker_behind(tmp_path):
     # Generous: a worker still importing its modules on a loaded CI machine starts its watch only after.
     gone, alive = psutil.wait_procs(workers, timeout=120)
     assert not alive, f"orphaned bench workers: {[p.pid for p in alive]}"
+
+
+def test_the_paired_bootstrap_interval_holds_the_difference_and_narrows_with_items():
+    from ioa.bench.results import paired_bootstrap
+
+    same = paired_bootstrap({0: [1.0] * 50, 1: [0.0] * 50}, {0: [0.0] * 50, 1: [0.0] * 50})
+    assert same["difference"] == 0.5 and same["ci95_low"] <= 0.5 <= same["ci95_high"] and same["seeds"] == 2
+    constant = paired_bootstrap({0: [1.0] * 20, 1: [1.0] * 20}, {0: [0.0] * 20, 1: [0.0] * 20})
+    assert constant["ci95_low"] == constant["ci95_high"] == 1.0
+
+    def noisy(n: int) -> dict[str, float]:
+        ours = {s: [float((i * 7 + s) % 3 == 0) for i in range(n)] for s in range(3)}
+        theirs = {s: [float((i * 5 + s) % 4 == 0) for i in range(n)] for s in range(3)}
+        return paired_bootstrap(ours, theirs)
+
+    small, large = noisy(20), noisy(400)
+    assert large["ci95_high"] - large["ci95_low"] < small["ci95_high"] - small["ci95_low"]
 
 
 def test_ioa_gain_is_relative_to_the_best_baseline_and_paired_by_seed():

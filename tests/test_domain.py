@@ -107,6 +107,18 @@ def test_probes_never_appear_among_exercises(module: str) -> None:
             assert not probe_questions & exercise_questions
 
 
+@pytest.mark.parametrize("module", MODULE_IDS)
+def test_probes_held_out_items_and_exercises_are_three_disjoint_pools(module: str) -> None:
+    """A benchmark scores held-out items no run ever measures or trains on: disjoint by the hash of the text."""
+    probes = {p.question for seed in range(3) for p in DOMAIN.probes(module, 30, seed)}
+    held_out = {p.question for seed in range(3) for p in DOMAIN.held_out(module, 30, seed)}
+    exercises = {t.question for lv in range(SPECS[module].levels) for t in DOMAIN.exercises(module, lv, 100, 0)}
+    assert {DOMAIN.pool(q) for q in probes} == {"probe"} and {DOMAIN.pool(q) for q in held_out} == {"held_out"}
+    assert not probes & held_out and not (probes | held_out) & exercises
+    # Drawn afresh per seed: two seeds' held-out draws are not the same items.
+    assert [t.question for t in DOMAIN.held_out(module, 30, 0)] != [t.question for t in DOMAIN.held_out(module, 30, 1)]
+
+
 def test_a_tiny_question_space_still_gives_the_requested_number_of_tasks() -> None:
     # Single-digit sums: 121 questions, about 97 outside the probe reserve; 300 must repeat.
     tasks = DOMAIN.exercises("arithmetic/addition", 0, 300, seed=0)
@@ -170,10 +182,10 @@ def test_score_accepts_reference_and_chatty_forms_and_rejects_wrong(module: str)
 
 
 def test_score_on_a_worked_sum() -> None:
-    task = next(t for t in DOMAIN.probes("arithmetic/addition", 30, seed=0) if t.question == "Calculate 7 + 9.")
-    assert DOMAIN.score(task, "7 + 9 = 16") == 1.0
-    assert DOMAIN.score(task, "7 + 9 = 16. The answer is 16.") == 1.0
-    assert DOMAIN.score(task, "7 + 9 = 15") == 0.0
+    task = next(t for t in DOMAIN.probes("arithmetic/addition", 30, seed=0) if t.question == "Calculate 9 + 3.")
+    assert DOMAIN.score(task, "9 + 3 = 12") == 1.0
+    assert DOMAIN.score(task, "9 + 3 = 12. The answer is 12.") == 1.0
+    assert DOMAIN.score(task, "9 + 3 = 11") == 0.0
 
 
 def test_weekday_answers_ignore_case() -> None:

@@ -24,14 +24,14 @@ def _embeddings():  # one MiniLM per process, shared by every run's concept memo
 
 
 def graph_config(trial: Trial, config: Config) -> Config:
-    """The graph's budget is the trial's: teacher calls = diagnostic probes answered + the synthesis budget."""
+    """The graph's budget is the trial's: teacher calls = diagnostic probes answered + the synthesis budget. Its
+    lengths it derives itself, as any run does: it never learns the evaluation's answer cap."""
     probes = len(trial.modules) * config.domain.probes_per_module
     return config.model_copy(
         update={
             "budget": config.budget.model_copy(
                 update={"max_rounds": 10_000, "max_teacher_calls": probes + trial.budget}
             ),
-            "lengths": config.lengths.model_copy(update={"student_answer": config.bench.max_new_tokens}),
         }
     )
 

@@ -39,6 +39,9 @@ class TaskBook:
     def exercises(self, module_id: str, level: int, n: int, seed: int) -> list[Task]:
         return self._keep(self.inner.exercises(module_id, level, n, seed))
 
+    def held_out(self, module_id: str, n: int, seed: int) -> list[Task]:
+        return self.inner.held_out(module_id, n, seed)  # scored only: the oracle never answers these
+
     def score(self, task: Task, answer: str | None) -> float:
         return self.inner.score(task, answer)
 

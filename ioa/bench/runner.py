@@ -92,6 +92,10 @@ def run_trial(
         "train_passes": trial.passes,
         "accuracy": fmean(final.values()),
         "per_module": final,
+        # Item by item, in the held-out draw's order (the same for every strategy of a seed): paired bootstraps.
+        "held_out": trial.last_scores,
+        "eval_cap": trial.eval_cap(trial.last_student),
+        "cap_hit_share": trial.last_cut / max(len(trial.last_scores), 1),
         "diagnostic_accuracy": fmean(diagnostic.values()) if diagnostic else None,
         "curve": [[spent, fmean(acc.values())] for spent, acc in trial.curve],
         # Coarse: measured only at the evaluation points of the curve.

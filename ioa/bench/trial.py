@@ -17,12 +17,9 @@ from typing import Any
 from ioa.config import Config
 from ioa.domains.base import Task
 from ioa.graph.ablations import verbatim_target
-from ioa.student_train import Example, Student, generate_answers, load_student, train_student
+from ioa.student_train import Example, Student, load_student, train_student
+from ioa.student_train.generate import answer_and_count
 from ioa.teacher.protocol import Request, Teacher
-
-EVAL_STREAM = 0
-"""Probe stream of the held-out evaluation; diagnostic probes use ``config.domain.seed`` (never 0 in the bench)."""
-
 
 CAPPED = frozenset({"worked_solution", "synthesize_new", "synthesize_remedial", "synthesize_bridging"})
 """The programs whose output is training material, held to the synthesis budget."""
@@ -92,7 +89,13 @@ class Trial:
     """Examples fed to training, over all epochs (new and replayed)."""
     last_student: Student | None = None
     """The student at the latest evaluation point: what the strategy produced."""
+    last_scores: list[float] = field(default_factory=list)
+    """Each held-out item's score at the latest evaluation point, in ``held_out_probes`` order."""
+    last_cut: int = 0
+    """Held-out answers the evaluation cap cut off at the latest evaluation point."""
     _pool: list[Example] = field(default_factory=list)
+    _held_out: list[Task] = field(default_factory=list)
+    _eval_cap: int = 0
     _rounds: int = 0
 
     @property
@@ -163,23 +166,42 @@ class Trial:
         self.passes += cfg.epochs * len(data)
         self._pool += new
 
-    def scores(self, student: Student, probes: list[Task]) -> list[float]:
-        """Exact-match score of the student's greedy answer to each probe."""
-        answers = generate_answers(
+    def eval_cap(self, student: Student) -> int:
+        """The answer cap of every evaluation, the same for every strategy: ``bench.max_new_tokens``, or a run's
+        ``student_answer`` cap derived from the domain's worked solutions in the student's tokens (``ioa.lengths``),
+        room for a full worked answer. No strategy builds its data from it."""
+        if not self._eval_cap:
+            from ioa.config import LengthsConfig
+            from ioa.lengths import derive_lengths
+
+            cap = self.config.bench.max_new_tokens
+            if cap is None:
+                j = self.config.synthesis.examples_per_module
+                lengths, _ = derive_lengths(
+                    self.domain, self.held_out_probes(), student.tokenizer, student.context_window(), j, LengthsConfig()
+                )
+                cap = lengths.student_answer
+            self._eval_cap = cap
+        return self._eval_cap
+
+    def answers(self, student: Student, probes: list[Task]) -> tuple[list[float], int]:
+        """Each probe's score (the domain's checker on the student's greedy answer) and how many answers the
+        evaluation cap cut off."""
+        answers, cut = answer_and_count(
             student,
             [t.question for t in probes],
-            max_new_tokens=self.config.bench.max_new_tokens,
+            max_new_tokens=self.eval_cap(student),
             batch_size=self.config.student.eval_batch_size,
         )
-        return [self.domain.score(t, a) for t, a in zip(probes, answers, strict=True)]
+        return [self.domain.score(t, a) for t, a in zip(probes, answers, strict=True)], cut
 
     def accuracy(self, student: Student, probes: list[Task]) -> dict[str, float]:
         """Per-module accuracy."""
-        return _mean_by(probes, self.scores(student, probes), lambda t: t.module)
+        return _mean_by(probes, self.answers(student, probes)[0], lambda t: t.module)
 
     def accuracy_by_cell(self, student: Student, probes: list[Task]) -> dict[tuple[str, int], float]:
         """Per (module, level) accuracy."""
-        return _mean_by(probes, self.scores(student, probes), lambda t: (t.module, t.level))
+        return _mean_by(probes, self.answers(student, probes)[0], lambda t: (t.module, t.level))
 
     def diagnostic_probes(self) -> list[Task]:
         """What a strategy may measure the student on (the graph's identifier uses the same draw)."""
@@ -187,15 +209,20 @@ class Trial:
         return [t for m in self.modules for t in self.domain.probes(m, n, self.config.domain.seed)]
 
     def held_out_probes(self) -> list[Task]:
-        """The benchmark's evaluation probes: never synthesized from, never shown to a strategy."""
-        n = self.config.bench.eval_probes_per_module
-        return [t for m in self.modules for t in self.domain.probes(m, n, EVAL_STREAM)]
+        """The benchmark's evaluation items, drawn afresh for each seed from the held-out pool (disjoint from every
+        diagnostic probe and exercise by construction): never synthesized from, never shown to a strategy."""
+        if not self._held_out:
+            n, seed = self.config.bench.eval_probes_per_module, self.config.training.seed
+            self._held_out = [t for m in self.modules for t in self.domain.held_out(m, n, seed)]
+        return self._held_out
 
     def evaluate(self, student: Student, synthesized: int | None = None) -> None:
         """Record a point of the accuracy/budget curve."""
         spent = self.teacher.spent if synthesized is None else synthesized
+        probes = self.held_out_probes()
         self.last_student = student
-        self.curve.append((spent, self.accuracy(student, self.held_out_probes())))
+        self.last_scores, self.last_cut = self.answers(student, probes)
+        self.curve.append((spent, _mean_by(probes, self.last_scores, lambda t: t.module)))
 
     def _description(self, module: str) -> str:
         return next(m.description for m in self.domain.modules if m.id == module)

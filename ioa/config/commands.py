@@ -89,9 +89,20 @@ class BenchConfig(Section):
         description="Diagnostic probes per module in every trial (replaces domain.probes_per_module there): what "
         "IOA's identifier and mastery gate, and hard-first, measure the student on.",
     )
-    eval_probes_per_module: int = Field(30, ge=1, description="Held-out evaluation probes per module.")
+    eval_probes_per_module: int = Field(
+        100,
+        ge=1,
+        description="Held-out items per module, drawn afresh for each seed from a pool no probe or exercise comes "
+        "from.",
+    )
     eval_points: int = Field(5, ge=1, description="Most held-out evaluations per run for the accuracy/budget plot.")
-    max_new_tokens: int = Field(24, gt=0, description="Token cap of the student's answers, in the graph and in eval.")
+    max_new_tokens: int | None = Field(
+        None,
+        gt=0,
+        description="Token cap of the student's answers in the held-out evaluation, the same for every strategy; "
+        "empty: derived from the domain's worked solutions in the student's tokens, as a run's student_answer cap "
+        "(room for a full worked answer). No strategy sees it when it builds its data.",
+    )
     teacher: Literal["oracle", "llm"] = Field(
         "oracle", description="'oracle' (exact, procedural worked solutions) or 'llm' (the configured teacher)."
     )

@@ -20,7 +20,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ioa.domains.arithmetic_check import verify_new_question
 from ioa.domains.base import AnswerKind, ModuleSpec, Task, extract_answer
@@ -30,7 +30,9 @@ from ioa.errors import RuntimeFailure, UsageError
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 PROBE_SHARE = 5
-"""One question in PROBE_SHARE is reserved for probes (by a hash of its text)."""
+"""One question in PROBE_SHARE is reserved for probes (by a hash of its text); that reserve is halved again into
+the diagnostic probes a run measures its student on and the held-out items only a benchmark scores."""
+Pool = Literal["exercise", "probe", "held_out"]
 
 
 @dataclass(frozen=True)
@@ -229,20 +231,20 @@ class ArithmeticDomain:
     # --- the Domain protocol ----------------------------------------------------------
 
     def probes(self, module_id: str, n: int, seed: int) -> list[Task]:
-        """``n`` held-out probes spread over the levels (``level = i % levels``)."""
-        recipe = self._recipe(module_id)
-        levels = recipe.spec.levels
-        per_level = [
-            self._draw(recipe, lv, len(range(lv, n, levels)), ("probes", seed), probe=True) for lv in range(levels)
-        ]
-        return [per_level[i % levels][i // levels] for i in range(n)]
+        """``n`` diagnostic probes spread over the levels (``level = i % levels``)."""
+        return self._spread(module_id, n, ("probes", seed), "probe")
+
+    def held_out(self, module_id: str, n: int, seed: int) -> list[Task]:
+        """``n`` held-out items spread over the levels, from the half of the reserve no probe comes from: what a
+        benchmark scores, disjoint from every probe and exercise by construction."""
+        return self._spread(module_id, n, ("held_out", seed), "held_out")
 
     def exercises(self, module_id: str, level: int, n: int, seed: int) -> list[Task]:
         """``n`` practice exercises at ``level``; never a probe question."""
         recipe = self._recipe(module_id)
         if not 0 <= level < recipe.spec.levels:
             raise UsageError(f"{module_id} has levels 0..{recipe.spec.levels - 1}, not {level}")
-        return self._draw(recipe, level, n, ("exercises", seed), probe=False)
+        return self._draw(recipe, level, n, ("exercises", seed), "exercise")
 
     def score(self, task: Task, answer: str | None) -> float:
         """1.0 when the final answer in ``answer`` passes reasoning-gym's ``score_answer``, else 0.0."""
@@ -263,7 +265,7 @@ class ArithmeticDomain:
         knobs = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in recipe.levels[level].items())
         references = tuple(
             StyleExample(t.question, worked_steps(t), t.answer)
-            for t in self._draw(recipe, level, 2, ("references",), probe=False)
+            for t in self._draw(recipe, level, 2, ("references",), "exercise")
             if t.entry.get("metadata", {}).get("source_dataset") in STEP_WRITERS
         )
         return Lesson(items=(), size_cap=knobs, complexity_cap=recipe.spec.description, references=references)
@@ -277,8 +279,21 @@ class ArithmeticDomain:
 
     def is_probe_question(self, question: str) -> bool:
         """Whether ``question`` lies in the probe reserve (exercises never use these)."""
-        digest = hashlib.blake2b(f"{self.seed}|{question}".encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "big") % PROBE_SHARE == 0
+        return self.pool(question) != "exercise"
+
+    def pool(self, question: str) -> Pool:
+        """Which of the three disjoint pools ``question`` belongs to, by a hash of its text."""
+        digest = int.from_bytes(hashlib.blake2b(f"{self.seed}|{question}".encode(), digest_size=8).digest(), "big")
+        if digest % PROBE_SHARE:
+            return "exercise"
+        return "probe" if (digest // PROBE_SHARE) % 2 == 0 else "held_out"
+
+    def _spread(self, module_id: str, n: int, stream: tuple, pool: Pool) -> list[Task]:
+        """``n`` tasks of ``pool`` spread over the module's levels (``level = i % levels``)."""
+        recipe = self._recipe(module_id)
+        levels = recipe.spec.levels
+        per_level = [self._draw(recipe, lv, len(range(lv, n, levels)), stream, pool) for lv in range(levels)]
+        return [per_level[i % levels][i // levels] for i in range(n)]
 
     def _recipe(self, module_id: str) -> Recipe:
         if module_id not in self._recipes:
@@ -294,8 +309,8 @@ class ArithmeticDomain:
             self._checkers[recipe.spec.id] = reasoning_gym.create_dataset(recipe.dataset, seed=0, size=1, **config)
         return self._checkers[recipe.spec.id]
 
-    def _draw(self, recipe: Recipe, level: int, n: int, stream: tuple, probe: bool) -> list[Task]:
-        """``n`` tasks from one seed stream, keeping only probe (or only non-probe) questions.
+    def _draw(self, recipe: Recipe, level: int, n: int, stream: tuple, pool: Pool) -> list[Task]:
+        """``n`` tasks from one seed stream, keeping only the questions of ``pool``.
 
         Distinct questions while the budget lasts; a question space too small for ``n``
         then repeats questions rather than fail.
@@ -317,7 +332,7 @@ class ArithmeticDomain:
                 return tasks
             entry = dataset[idx]
             question = recipe.present(entry)
-            if self.is_probe_question(question) != probe or (question in seen and idx < budget):
+            if self.pool(question) != pool or (question in seen and idx < budget):
                 continue
             seen.add(question)
             tasks.append(Task(recipe.spec.id, level, question, entry["answer"], _plain(entry)))
