@@ -333,6 +333,11 @@ def stretch_split(n: int, level: int, levels: int, share: float) -> dict[int, in
     return {lv: m for lv, m in ((level, n - up), (above, up)) if m}
 
 
+def even_split(n: int, levels: int) -> dict[int, int]:
+    """``n`` exercises spread evenly over every level, the lower levels taking the remainder: no ZPD."""
+    return {lv: m for lv in range(levels) if (m := n // levels + (lv < n % levels))}
+
+
 def level_ratio(p_teacher: float, p_student: float) -> float:
     """P_S/P_T at one difficulty level, for the student's level and the stage gate.
 

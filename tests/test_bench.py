@@ -145,10 +145,52 @@ def test_a_trials_training_items_diagnostic_probes_and_held_out_items_are_disjoi
     assert held_out != {t.question for t in trial(1).held_out_probes()}
 
 
+def test_every_round_based_strategy_gets_the_graphs_recipe(domain, tmp_path, monkeypatch):
+    """Each round trains its epochs less the one kept back, replays only modules the round does not teach, and
+    consolidation spends the kept-back epoch over everything taught: passes and steps are counted."""
+    from types import SimpleNamespace
+
+    from ioa.bench import trial as trial_module
+    from ioa.bench.runner import trial_config
+    from ioa.bench.trial import Trial
+
+    fits = []
+
+    def fake_train(student, data, cfg, out_dir):
+        fits.append((out_dir.name, cfg.epochs, [e.prompt for e in data]))
+        return SimpleNamespace(steps=cfg.epochs * len(data))
+
+    monkeypatch.setattr(trial_module, "train_student", fake_train)
+    config = trial_config(load_config(None, ["training.replay_fraction=0.5"], environ={}), 0, 1e-3)
+    book = TaskBook(domain)
+    trial = Trial(config, book, CappedTeacher(OracleTeacher(book), 100), tmp_path, tmp_path)
+    add = trial.synthesize(trial.exercises({("arithmetic/addition", 0): 4}, 1), 1)
+    trial.train(None, add)
+    more = trial.synthesize(trial.exercises({("arithmetic/addition", 1): 2, ("arithmetic/subtraction", 0): 2}, 2), 2)
+    trial.train(None, more)
+    sub = trial.synthesize(trial.exercises({("arithmetic/subtraction", 1): 4}, 3), 3)
+    trial.train(None, sub)
+    trial.consolidate(None)
+    epochs = config.bench.epochs
+    assert [(name, e) for name, e, _ in fits] == [
+        ("round_1", epochs - 1),
+        ("round_2", epochs - 1),
+        ("round_3", epochs - 1),
+        ("consolidate", 1),
+    ]
+    round_2, round_3 = fits[1][2], fits[2][2]
+    assert round_2 == [e.prompt for e in more]  # it teaches addition and subtraction: nothing else to replay
+    replayed = round_3[len(sub) :]
+    assert len(replayed) == 4 and {trial._module_of[p] for p in replayed} == {"arithmetic/addition"}
+    assert sorted(fits[3][2]) == sorted(e.prompt for e in add + more + sub)
+    assert trial.passes == trial.steps == (epochs - 1) * (4 + 4 + 8) + 12
+
+
 def _addition_only(trial) -> None:
     """A procedure of the test's own: five worked solutions of addition level 0, one training round."""
     student = trial.new_student()
     trial.train(student, trial.synthesize(trial.exercises({("arithmetic/addition", 0): 5}, 1), 1))
+    trial.consolidate(student)
     trial.evaluate(student)
 
 

@@ -39,10 +39,18 @@ def _arithmetic_state(focus: list[str]) -> IOAState:
     )
 
 
-def _teach(tmp_path: Path, focus: list[str], zpd_stretch: float = 0.0) -> tuple[list[dict], dict, TaskBook]:
+def _teach(
+    tmp_path: Path, focus: list[str], zpd_stretch: float = 0.0, organizer: bool = True
+) -> tuple[list[dict], dict, TaskBook]:
     """``focus`` of stage 2 of [[addition], [subtraction, multiplication], [chain sums]] is taught by the oracle."""
     book = TaskBook(get_domain("arithmetic", 0))
-    config = Config.model_validate({"synthesis": {"examples_per_module": 4}, "rules": {"zpd_stretch": zpd_stretch}})
+    config = Config.model_validate(
+        {
+            "synthesis": {"examples_per_module": 4},
+            "rules": {"zpd_stretch": zpd_stretch},
+            "ablation": {"organizer": organizer},
+        }
+    )
     svc = Services(
         config=config,
         run_dir=RunDir(tmp_path),
@@ -80,6 +88,13 @@ def test_stretch_sets_a_share_of_each_module_one_level_above_its_zpd_level(tmp_p
     levels = Counter((r["module"], r["level"]) for r in rows)
     # Chain sums are taught at 0 (4 exercises: 2 + 2); addition's ZPD level 2 is the top, so nothing goes above it.
     assert levels == {(CHAIN, 0): 2, (CHAIN, 1): 2, (ADD, 2): 4, (SUB, 1): 2, (SUB, 2): 2}
+
+
+def test_without_the_organizer_each_module_spreads_its_exercises_over_every_level(tmp_path: Path) -> None:
+    """No ZPD (`ioa bench`'s ioa-no-organizer and uniform-rounds): J over the three levels, the lowest first."""
+    rows, _, _ = _teach(tmp_path, [CHAIN, ADD], organizer=False)
+    levels = Counter((r["module"], r["level"]) for r in rows)
+    assert levels == {(CHAIN, 0): 2, (CHAIN, 1): 1, (CHAIN, 2): 1, (ADD, 0): 2, (ADD, 1): 1, (ADD, 2): 1}
 
 
 def test_requests_follow_the_measured_yield_within_one_wave() -> None:

@@ -90,11 +90,13 @@ def build_requests(state: IOAState, svc: Services, modes: dict[str, Mode], draw:
     cfg = svc.config
     specs = {m.id: m for m in svc.domain.modules}
     needs: dict[tuple[str, int], int] = {}
+    j = cfg.synthesis.examples_per_module
     for module in state.focus:
-        level = _zpd_level(state, specs[module])
-        split = rules.stretch_split(
-            cfg.synthesis.examples_per_module, level, specs[module].levels, cfg.rules.zpd_stretch
-        )
+        levels = specs[module].levels
+        if cfg.ablation.organizer:
+            split = rules.stretch_split(j, _zpd_level(state, specs[module]), levels, cfg.rules.zpd_stretch)
+        else:  # the ZPD is the organizer's: without it (`ioa bench`'s ablations), J spreads over every level
+            split = rules.even_split(j, levels)
         needs.update({(module, lv): n for lv, n in split.items()})
     counts = request_counts(state, needs, cfg.teacher.max_concurrency)
     out = []

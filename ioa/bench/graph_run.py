@@ -65,3 +65,4 @@ def run_ioa(trial: Trial, config: Config) -> None:
     if not checkpoints:  # nothing was ever trained: the initial student is what the strategy produced
         trial.evaluate(svc.student(None))
     trial.passes = sum(int(r["passes"]) for r in final.get("train_log", []))
+    trial.steps = sum(int(r["steps"]) for r in final.get("train_log", []))

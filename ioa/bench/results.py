@@ -24,6 +24,7 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "accuracy_std": stdev(acc) if len(acc) > 1 else 0.0,
             "synthesized_mean": fmean(r["synthesized"] for r in rs),
             "train_passes_mean": fmean(r["train_passes"] for r in rs),
+            "train_steps_mean": fmean(r.get("train_steps", 0) for r in rs),
             # Held-out answers the evaluation cap cut off: a fair cap keeps this at or below 1% for every strategy.
             "cap_hit_share_mean": fmean(r.get("cap_hit_share", 0.0) for r in rs),
             "modules_mastered_mean": fmean(sum(v is not None for v in r["examples_to_mastery"].values()) for r in rs),
@@ -104,16 +105,17 @@ def ioa_against_baselines(records: list[dict[str, Any]]) -> dict[str, dict[str, 
 def _table(summary: dict[str, dict[str, Any]], records: list[dict[str, Any]]) -> str:
     modules = list(records[0]["per_module"]) if records else []
     lines = [
-        "| strategy | held-out accuracy (mean ± std) | per seed | synthesized | training passes | lr "
+        "| strategy | held-out accuracy (mean ± std) | per seed | synthesized | training passes | optimizer steps | lr "
         "| answers cut by the cap | modules mastered | examples to mastery (mean) | wall s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in summary.items():
         per_seed = ", ".join(f"{r['accuracy']:.3f}" for r in records if r["strategy"] == name)
         to_mastery = f"{s['examples_to_mastery_mean']:.0f}" if s["examples_to_mastery_mean"] is not None else "—"
         lines.append(
             f"| {name} | {s['accuracy_mean']:.3f} ± {s['accuracy_std']:.3f} | {per_seed} | "
-            f"{s['synthesized_mean']:.0f} | {s['train_passes_mean']:.0f} | {s['lr']:.0e} | "
+            f"{s['synthesized_mean']:.0f} | {s['train_passes_mean']:.0f} | {s['train_steps_mean']:.0f} | "
+            f"{s['lr']:.0e} | "
             f"{100 * s['cap_hit_share_mean']:.1f}% | "
             f"{s['modules_mastered_mean']:.1f}/{len(modules)} | {to_mastery} | {s['wall_s_mean']:.0f} |"
         )

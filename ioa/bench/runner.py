@@ -90,6 +90,7 @@ def run_trial(
         "budget": config.bench.budget,
         "synthesized": teacher.spent,
         "train_passes": trial.passes,
+        "train_steps": trial.steps,
         "accuracy": fmean(final.values()),
         "per_module": final,
         # Item by item, in the held-out draw's order (the same for every strategy of a seed): paired bootstraps.

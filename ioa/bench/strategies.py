@@ -12,6 +12,11 @@ Every strategy spends the same synthesis budget through ``Trial.teacher`` and tr
   in proportion to its modules, every level alike); no mastery gate, no ZPD.
 - ``ioa``, ``ioa-no-identifier``, ``ioa-no-organizer``, ``ioa-no-adapter``: the LangGraph graph
   with the ``config.ablation`` switches, in a fresh run directory.
+- ``uniform-rounds``: the graph with both the identifier and the organizer off: every module every round, J
+  spread evenly over its levels, with IOA's rounds, adapter, epochs, replay, consolidation and budget. It differs
+  from ``ioa`` only in what the diagnosis and the curriculum decide, so the two compare exactly that.
+
+Every round-based baseline ends with the same consolidation as the graph (``Trial.consolidate``).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ def uniform(trial: Trial) -> None:
     cells = [(m.id, lv) for m in trial.domain.modules for lv in range(m.levels)]
     examples = trial.synthesize(trial.exercises(spread(trial.budget, cells), 1), 1)
     trial.train(student, examples)
+    trial.consolidate(student)
     trial.evaluate(student)
 
 
@@ -42,6 +48,8 @@ def hard_first(trial: Trial) -> None:
         examples = trial.synthesize(trial.exercises(spread(share, cells, weights), round_ + 1), round_ + 1)
         trial.train(student, examples)
         trial.evaluate(student)
+    trial.consolidate(student)
+    trial.evaluate(student)
 
 
 def curriculum_no_gate(trial: Trial) -> None:
@@ -55,6 +63,8 @@ def curriculum_no_gate(trial: Trial) -> None:
         examples = trial.synthesize(trial.exercises(spread(per_stage[index], cells), index + 1), index + 1)
         trial.train(student, examples)
         trial.evaluate(student)
+    trial.consolidate(student)
+    trial.evaluate(student)
 
 
 def graph_strategy(ablation: dict[str, bool]) -> Callable[[Trial], None]:
@@ -76,7 +86,8 @@ STRATEGIES: dict[str, Callable[[Trial], None]] = {
     "ioa-no-identifier": graph_strategy({"identifier": False}),
     "ioa-no-organizer": graph_strategy({"organizer": False}),
     "ioa-no-adapter": graph_strategy({"adapter": False}),
+    "uniform-rounds": graph_strategy({"identifier": False, "organizer": False}),
 }
 """Strategy name -> procedure; the bench's `--strategies` choose from these."""
 
-BASELINES = ("uniform", "hard-first", "curriculum-no-gate")
+BASELINES = ("uniform", "uniform-rounds", "hard-first", "curriculum-no-gate")

@@ -19,6 +19,7 @@ from ioa.domains.base import Task
 from ioa.graph.ablations import verbatim_target
 from ioa.student_train import Example, Student, load_student, train_student
 from ioa.student_train.generate import answer_and_count
+from ioa.student_train.train import round_epochs
 from ioa.teacher.protocol import Request, Teacher
 
 CAPPED = frozenset({"worked_solution", "synthesize_new", "synthesize_remedial", "synthesize_bridging"})
@@ -87,6 +88,8 @@ class Trial:
     """(synthesized so far, held-out accuracy per module) at each evaluation point."""
     passes: int = 0
     """Examples fed to training, over all epochs (new and replayed)."""
+    steps: int = 0
+    """Optimizer steps over all training."""
     last_student: Student | None = None
     """The student at the latest evaluation point: what the strategy produced."""
     last_scores: list[float] = field(default_factory=list)
@@ -94,6 +97,8 @@ class Trial:
     last_cut: int = 0
     """Held-out answers the evaluation cap cut off at the latest evaluation point."""
     _pool: list[Example] = field(default_factory=list)
+    _module_of: dict[str, str] = field(default_factory=dict)
+    """Prompt -> module of every exercise handed out: replay keeps to modules a round does not teach."""
     _held_out: list[Task] = field(default_factory=list)
     _eval_cap: int = 0
     _rounds: int = 0
@@ -113,12 +118,14 @@ class Trial:
     def exercises(self, counts: dict[tuple[str, int], int], round_: int) -> list[Task]:
         """``counts[(module, level)]`` fresh exercises per cell, from a stream of this seed and round."""
         base = self.config.domain.seed * 1_000_003 + round_ * 10_007
-        return [
+        tasks = [
             t
             for (module, level), n in sorted(counts.items())
             if n > 0
             for t in self.domain.exercises(module, level, n, base + level * 101 + self.modules.index(module))
         ]
+        self._module_of.update((t.question, t.module) for t in tasks)
+        return tasks
 
     def synthesize(self, tasks: list[Task], round_: int) -> list[Example]:
         """The teacher's worked solutions, verbatim (baselines have no adapter); dropped items are lost budget."""
@@ -153,18 +160,31 @@ class Trial:
         ]
 
     def train(self, student: Student, new: list[Example]) -> None:
-        """``epochs`` over the new examples plus the configured replay share of earlier ones (same as the graph)."""
+        """One round, on the graph's terms: its epochs less those kept back for consolidation, over the new
+        examples plus ``training.replay_fraction`` of earlier ones from modules the round does not teach."""
         if not new:
             return
         cfg = self.config.training
         self._rounds += 1
         n_replay = round(cfg.replay_fraction * len(new) / (1 - cfg.replay_fraction))
-        rng = random.Random(cfg.seed + self._rounds)
-        replay = rng.sample(self._pool, min(n_replay, len(self._pool)))
+        taught = {self._module_of[e.prompt] for e in new}
+        earlier = [e for e in self._pool if self._module_of[e.prompt] not in taught]
+        replay = random.Random(cfg.seed + self._rounds).sample(earlier, min(n_replay, len(earlier)))
         data = new + replay
-        train_student(student, data, cfg, self.work_dir / f"round_{self._rounds}")
-        self.passes += cfg.epochs * len(data)
+        self._fit(student, data, round_epochs(student, cfg, len(data)), f"round_{self._rounds}")
         self._pool += new
+
+    def consolidate(self, student: Student) -> None:
+        """The graph's consolidation: the epochs each example kept back, over everything taught, in one pass."""
+        cfg = self.config.training
+        if self._pool and cfg.kept_back:
+            self._fit(student, self._pool, cfg.kept_back, "consolidate", seed=cfg.seed + self._rounds + 1)
+
+    def _fit(self, student: Student, data: list[Example], epochs: int, name: str, seed: int | None = None) -> None:
+        cfg = self.config.training.model_copy(update={"epochs": epochs, **({"seed": seed} if seed is not None else {})})
+        result = train_student(student, data, cfg, self.work_dir / name)
+        self.passes += epochs * len(data)
+        self.steps += result.steps
 
     def eval_cap(self, student: Student) -> int:
         """The answer cap of every evaluation, the same for every strategy: ``bench.max_new_tokens``, or a run's

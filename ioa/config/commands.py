@@ -29,7 +29,14 @@ class AblationConfig(Section):
 
 
 Strategy = Literal[
-    "ioa", "uniform", "hard-first", "curriculum-no-gate", "ioa-no-identifier", "ioa-no-organizer", "ioa-no-adapter"
+    "ioa",
+    "uniform",
+    "uniform-rounds",
+    "hard-first",
+    "curriculum-no-gate",
+    "ioa-no-identifier",
+    "ioa-no-organizer",
+    "ioa-no-adapter",
 ]
 """The strategies `ioa bench` knows (ioa/bench/strategies.py implements each)."""
 
@@ -51,6 +58,7 @@ class BenchConfig(Section):
         default_factory=lambda: [
             "ioa",
             "uniform",
+            "uniform-rounds",
             "hard-first",
             "curriculum-no-gate",
             "ioa-no-identifier",
