@@ -243,6 +243,9 @@ def test_quick_bench_writes_results_at_equal_budget(tmp_path):
     assert {r["synthesized"] for r in records if r["strategy"] in ("uniform", "hard-first", "curriculum-no-gate")} == {
         budget
     }
+    # It measures something: a student that learnt nothing scores 0 on every module.
+    assert max(r["accuracy"] for r in records) > 0
+    assert all(r["eval_cap"] > 24 and 0 <= r["cap_hit_share"] <= 1 and len(r["held_out"]) == 6 * 8 for r in records)
     table = (out_dir / "results.md").read_text()
     assert all(f"| {s} |" in table for s in strategies)
     assert (out_dir / "accuracy_vs_budget.png").read_bytes()[:4] == b"\x89PNG"

@@ -10,7 +10,7 @@ import pytest
 
 from ioa.bench.options import with_options
 from ioa.bench.trial_log import TrialLog
-from ioa.config import TUNE_SEED, Config, load_config
+from ioa.config import Config, load_config
 from ioa.errors import UsageError
 
 
@@ -51,9 +51,10 @@ def test_more_seeds_strategies_or_lrs_reuse_the_log_but_other_settings_are_refus
 def test_first_seed_shifts_the_evaluation_seeds_but_never_onto_the_tuning_seed():
     assert list(Config().bench.evaluation_seeds) == [0, 1, 2]
     assert list(_with_bench(seeds=3, first_seed=3).bench.evaluation_seeds) == [3, 4, 5]
-    refused = f"include {TUNE_SEED}, the learning-rate search's seed"
+    [tune] = Config().bench.tune_seeds
+    refused = rf"include \[{tune}\], the learning-rate search's tuning seeds"
     with pytest.raises(UsageError, match=refused):  # --set, before anything runs
-        load_config(overrides=[f"bench.first_seed={TUNE_SEED - 1}"])
+        load_config(overrides=[f"bench.first_seed={tune - 1}"])
     with pytest.raises(UsageError, match=refused):  # --seeds on top of a first seed
         with_options(load_config(overrides=["bench.first_seed=90"]), seeds=20)
 

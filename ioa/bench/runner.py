@@ -20,7 +20,7 @@ from ioa.bench.oracle import OracleTeacher, TaskBook
 from ioa.bench.strategies import STRATEGIES
 from ioa.bench.trial import CappedTeacher, Trial
 from ioa.bench.trial_log import TrialKey, TrialLog
-from ioa.config import TUNE_SEED, Config
+from ioa.config import Config
 from ioa.lifetime import exit_with_parent
 
 DIAG_STREAM = 1000
@@ -210,12 +210,17 @@ def run_bench(
     search: list[dict[str, Any]] = []
     best = {s: bench.lrs[0] for s in strategies}
     if len(bench.lrs) > 1:
-        report(f"learning-rate search on seed {TUNE_SEED}: {bench.lrs}")
-        tuning = [(s, TUNE_SEED, lr) for s in strategies for lr in bench.lrs]
+        report(f"learning-rate search on tuning seeds {bench.tune_seeds}: {bench.lrs}")
+        tuning = [(s, seed, lr) for s in strategies for seed in bench.tune_seeds for lr in bench.lrs]
         search = _run_all(tuning, config, tokenizer_dir, endpoint, report, log, done)
         for s in strategies:
-            # Picked on the diagnostic probes, never on the held-out ones the comparison reports.
-            best[s] = max((r for r in search if r["strategy"] == s), key=lambda r: r["diagnostic_accuracy"])["lr"]
+            # Picked on the diagnostic probes of the tuning seeds, never on the held-out items the comparison reports.
+            best[s] = max(
+                bench.lrs,
+                key=lambda lr: fmean(
+                    r["diagnostic_accuracy"] or 0.0 for r in search if r["strategy"] == s and r["lr"] == lr
+                ),
+            )
     jobs = [(s, seed, best[s]) for seed in bench.evaluation_seeds for s in strategies]
     records = _run_all(jobs, config, tokenizer_dir, endpoint, report, log, done)
     return {

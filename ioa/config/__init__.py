@@ -5,7 +5,7 @@ Every model forbids unknown keys, so a typo is an error rather than a silent def
 The sections live by concern in ``models``, ``curriculum``, ``commands`` and ``run``; ``load`` resolves them.
 """
 
-from ioa.config.commands import TUNE_SEED, AblationConfig, BenchConfig, OptimizeConfig, Strategy
+from ioa.config.commands import AblationConfig, BenchConfig, OptimizeConfig, Strategy
 from ioa.config.curriculum import (
     AdapterConfig,
     BudgetConfig,
@@ -24,7 +24,6 @@ from ioa.config.run import CheckpointerConfig, Config, ObservabilityConfig
 
 __all__ = [
     "ENV_PREFIX",
-    "TUNE_SEED",
     "AblationConfig",
     "AdapterConfig",
     "BenchConfig",
