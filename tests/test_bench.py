@@ -186,6 +186,22 @@ def test_every_round_based_strategy_gets_the_graphs_recipe(domain, tmp_path, mon
     assert trial.passes == trial.steps == (epochs - 1) * (4 + 4 + 8) + 12
 
 
+def test_the_warm_student_knows_a_seed_chosen_part_of_the_domain(domain):
+    """What the warm student is first taught depends on the seed alone: some modules wholly, some in part, some not
+    at all, so a diagnosis has something to find; the material is the oracle's worked solutions, never a probe."""
+    from ioa.bench.students import known_levels, warm_examples
+
+    levels = {seed: known_levels(domain, seed) for seed in range(4)}
+    assert levels[0] == known_levels(domain, 0) and len({tuple(v.values()) for v in levels.values()}) == 4
+    spans = {m.id: m.levels for m in domain.modules}
+    assert all(0 <= k <= spans[m] for v in levels.values() for m, k in v.items())
+    assert {k for v in levels.values() for k in v.values()} >= {0, 3}  # unknown and wholly known modules occur
+    examples = warm_examples(domain, 0, 5)
+    assert len(examples) == 5 * sum(levels[0].values())
+    assert all("\nAnswer: " in e.target for e in examples)  # worked steps, then the answer
+    assert not any(domain.is_probe_question(e.prompt) for e in examples)
+
+
 def _addition_only(trial) -> None:
     """A procedure of the test's own: five worked solutions of addition level 0, one training round."""
     student = trial.new_student()

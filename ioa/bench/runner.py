@@ -18,6 +18,7 @@ from typing import Any
 
 from ioa.bench.oracle import OracleTeacher, TaskBook
 from ioa.bench.strategies import STRATEGIES
+from ioa.bench.students import initial_student
 from ioa.bench.trial import CappedTeacher, Trial
 from ioa.bench.trial_log import TrialKey, TrialLog
 from ioa.config import Config
@@ -74,10 +75,12 @@ def run_trial(
 
     started, cpu = time.perf_counter(), time.process_time()
     config = trial_config(Config.model_validate(config_json), seed, lr)
-    # Reserve salt 0 for every seed: the held-out reserve is the same set for every trial.
+    # Salt 0 for every seed: the same split into exercises, probes and held-out items for every trial (each seed
+    # then draws its own held-out items from theirs).
     book = TaskBook(get_domain(config.bench.domain, 0))
     teacher = CappedTeacher(_teacher(config, book, endpoint), config.bench.budget)
     with tempfile.TemporaryDirectory(prefix=f"ioa-bench-{strategy}-") as tmp:
+        config = initial_student(config, book, Path(tokenizer_dir), Path(tmp))
         trial = Trial(config, book, teacher, Path(tokenizer_dir), Path(tmp))
         (procedure or STRATEGIES[strategy])(trial)
         diagnostic = trial.accuracy(trial.last_student, trial.diagnostic_probes()) if trial.last_student else {}

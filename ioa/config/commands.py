@@ -117,6 +117,15 @@ class BenchConfig(Section):
     teacher: Literal["oracle", "llm"] = Field(
         "oracle", description="'oracle' (exact, procedural worked solutions) or 'llm' (the configured teacher)."
     )
+    student: Literal["scratch", "warm", "pretrained"] = Field(
+        "scratch",
+        description="The student every strategy of a seed starts from: 'scratch' (the tiny student, knowing "
+        "nothing), 'warm' (the tiny student first taught a seed-chosen part of the domain outside the budget) or "
+        "'pretrained' (the bundled SmolLM2-135M with LoRA; with it, lower bench.epochs to about 3).",
+    )
+    warm_per_level: int = Field(
+        200, ge=1, description="'warm' student: oracle worked solutions per known module and level it is first taught."
+    )
     workers: int = Field(2, ge=1, description="Runs in parallel, one torch thread each.")
     vocab: Literal["domain", "teacher"] = Field(
         "domain",
