@@ -7,8 +7,8 @@ Usage (from the repository root):
 
 Each round trains the student (the default tiny from-scratch one, `student.init_seed` 0, the project's
 `train_student` recipe) on ``--per-round`` fresh exercises of one cell, answered by the domain's checker
-(``Answer: X``, the adapter's practice format), then scores it on the cell's held-out probes (the bench's
-probe stream 0, which exercises never come from) and on the last round's own exercises. The gap between
+(``Answer: X``, the adapter's practice format), then scores it on the cell's held-out items (the bench's
+held-out pool, which exercises never come from) and on the last round's own exercises. The gap between
 the two is memorisation without generalisation: a strategy can only be as good as this curve allows.
 """
 
@@ -59,8 +59,8 @@ def main() -> None:
             tokenizer_dir = domain_tokenizer(domain, tokenizer_dir, tmp / "tokenizer")
         student = load_student(cfg.student, tokenizer_dir, None, cfg.training)
         levels = next(m.levels for m in domain.modules if m.id == args.module)
-        # probes() spreads n over the levels; ask for enough to get --probes at the chosen one.
-        probes = [t for t in domain.probes(args.module, args.probes * levels, 0) if t.level == args.level]
+        # held_out() spreads n over the levels; ask for enough to get --probes at the chosen one.
+        probes = [t for t in domain.held_out(args.module, args.probes * levels, 0) if t.level == args.level]
 
         def accuracy(tasks: list) -> float:
             answers = generate_answers(student, [t.question for t in tasks], max_new_tokens=12, batch_size=64)
