@@ -77,8 +77,13 @@ def test_capped_teacher_never_synthesizes_past_the_budget(domain):
     synthesis.run("synthesize_new", [request] * 3, round=1, node="teach")
     assert synthesis.spent == 12 and synthesis.snapshot()["calls"] == 12
     assert synthesis.run("synthesize_new", [request], round=2, node="teach") == [None]
-    # Probe answers are measurement, not synthesis: never capped.
-    assert capped.run("answer_probe", [{"question": tasks[0].question}] * 3, round=3, node="diagnose")[2] is not None
+    # Probe answers are measurement, not synthesis: never capped. The identify node's (P_T) count against the
+    # graph's teacher budget; the adapter's self-consistency solves are checks, not material, and do not.
+    probe = [{"question": tasks[0].question}] * 3
+    assert capped.run("answer_probe", probe, round=3, node="adapt")[2] is not None
+    assert capped.snapshot()["calls"] == 5
+    capped.run("answer_probe", probe, round=0, node="identify")
+    assert capped.snapshot()["calls"] == 5 + 3
 
 
 def test_spread_is_exact_and_proportional():

@@ -39,20 +39,23 @@ class CappedTeacher(Teacher):
         self.spent = 0
         self.by_round: dict[int, int] = {}
         """Round -> synthesized items requested up to and including that round."""
-        self.requests = 0
-        """Capped requests passed on to the inner teacher."""
+        self.measured = 0
+        """Probe answers asked by the identify node: P_T, measurement the graph's teacher budget counts."""
 
     def snapshot(self) -> dict[str, int]:
-        """The inner teacher's counters, with each capped request counted as the exercises it was granted: the
-        bench's unit of budget, so a graph whose ``budget.max_teacher_calls`` is probes + budget finishes when
-        the budget is spent (counted per request, a synthesis of J exercises per call would never reach it)."""
-        inner = self.inner.snapshot()
-        return {**inner, "calls": inner.get("calls", 0) - self.requests + self.spent}
+        """The inner teacher's counters, with ``calls`` in the bench's unit of budget: the probe answers of P_T
+        plus the exercises granted. A graph whose ``budget.max_teacher_calls`` is probes + budget then finishes
+        exactly when the budget is spent: counted per request, a synthesis of J exercises per call would never
+        reach it, and counted with the adapter's self-consistency solves (checks, not material, which no baseline
+        makes) it would stop before it had synthesized its share."""
+        return {**self.inner.snapshot(), "calls": self.measured + self.spent}
 
     def answer(self, name: str, inputs: Sequence[dict[str, Any]], request: Request) -> list[Any]:
         """``Teacher.run``; exercises past the budget come back as None (not paid): a worked solution counts one,
         a synthesis request its ``count``, cut down to what the budget has left."""
         if name not in CAPPED:
+            if request.node == "identify":
+                self.measured += len(inputs)
             return self.inner.answer(name, inputs, request)
         allowed, spend = [], 0
         for item in inputs:
@@ -63,7 +66,6 @@ class CappedTeacher(Teacher):
             allowed.append({**item, "count": min(size, room)} if "count" in item else item)
             spend += min(size, room)
         out = self.inner.answer(name, allowed, request) if allowed else []
-        self.requests += len(allowed)
         self.spent += spend
         self.by_round[request.round] = self.spent
         for _ in inputs[len(allowed) :]:

@@ -49,7 +49,11 @@ def plan_without_organizer(state: IOAState, runtime: Runtime[Services]) -> dict[
     if state.round >= budget.max_rounds or calls >= budget.max_teacher_calls or not todo:
         reason = "no unmastered module" if not todo else "budget spent"
         svc.tracer.event(
-            round=state.round, node="plan", agent="planner", kind="decision", summary=f"finish: {reason} (flat)"
+            round=state.round,
+            node="plan",
+            agent="planner",
+            kind="decision",
+            summary=f"finish: {reason} (flat; {calls}/{budget.max_teacher_calls} teacher calls)",
         )
         return {"next": "finish"}
     svc.tracer.event(
