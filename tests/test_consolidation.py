@@ -27,7 +27,7 @@ from ioa.traces import Tracer, read_traces
 
 @pytest.fixture(scope="module")
 def consolidated(tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory, one_thread) -> tuple[Trial, Path]:
-    """The real graph in a --quick bench trial (oracle teacher, tiny student, 2 epochs), one of them kept back."""
+    """The real graph in a --quick bench trial (oracle teacher, tiny student), one epoch kept back."""
     config = trial_config(load_config(None, [*QUICK, "training.consolidation_epochs=1"], environ={}), seed=0, lr=1e-3)
     book = TaskBook(get_domain(config.bench.domain, 0))  # the bench's domain, which the oracle answers
     work = tmp_path_factory.mktemp("consolidation")
@@ -43,11 +43,11 @@ def _epochs(run_dir: Path, round_: int) -> tuple[int, int]:
 
 @pytest.mark.integration  # the real graph in a bench trial
 def test_rounds_train_their_batch_for_the_epochs_not_kept_back(consolidated):
-    _, run_dir = consolidated
+    trial, run_dir = consolidated
     *rounds, last = json.loads((run_dir / "summary.json").read_text())["training"]
     assert rounds and all("consolidation" not in r for r in rounds)
     for r in rounds:
-        assert _epochs(run_dir, r["round"]) == (1, r["examples"] + r["replay"])
+        assert _epochs(run_dir, r["round"]) == (trial.config.training.epochs - 1, r["examples"] + r["replay"])
 
 
 @pytest.mark.integration  # the real graph in a bench trial

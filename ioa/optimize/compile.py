@@ -29,8 +29,10 @@ def compile_program(
     ``max_demos``: bootstrapped demos at most (the program's ``ProgramTask.max_demos``).
     """
     if optimizer == "bootstrap":
+        # A reply the teacher gets wrong or malformed is no demo, never a failed run: with at most ``budget`` tries
+        # there can be at most ``budget`` errors, and DSPy raises only when it reaches max_errors.
         opt = dspy.BootstrapFewShot(
-            metric=metric, max_bootstrapped_demos=max_demos, max_labeled_demos=0, max_rounds=1, max_errors=budget
+            metric=metric, max_bootstrapped_demos=max_demos, max_labeled_demos=0, max_rounds=1, max_errors=budget + 1
         )
         return opt.compile(program, trainset=trainset[:budget])
     # MIPROv2 and GEPA select candidates on a validation slice of the train set; the dev set stays held out.
