@@ -30,11 +30,11 @@ from statistics import fmean
 import torch
 from transformers.utils import logging
 
+from ioa.bench.oracle import worked_examples
 from ioa.bench.student_vocab import domain_tokenizer
 from ioa.config import Config
 from ioa.domains import get_domain
-from ioa.domains.steps import worked_steps
-from ioa.graph.ablations import verbatim_target
+from ioa.rules import even_split
 from ioa.student_train import Example, load_student, train_student
 from ioa.student_train.generate import generate_answers
 from ioa.student_train.model import TINY_TOKENIZER
@@ -45,14 +45,10 @@ ANSWER_CAP = 96
 """Tokens per held-out answer: room for an oracle worked solution of these modules at level 0."""
 
 
-def worked(domain, module: str, levels: range, n: int, seed: int) -> list[Example]:
-    """``n`` oracle worked solutions spread over ``levels`` (steps, then ``Answer: X``), from the exercise pool."""
-    per = [n // len(levels) + (i < n % len(levels)) for i in range(len(levels))]
-    return [
-        Example(t.question, verbatim_target(worked_steps(t), t.answer))
-        for level, k in zip(levels, per, strict=True)
-        for t in domain.exercises(module, level, k, seed)
-    ]
+def worked(domain, module: str, levels: int, n: int, seed: int) -> list[Example]:
+    """``n`` oracle worked solutions spread over the ``levels`` lowest levels, from the exercise pool."""
+    split = even_split(n, levels)
+    return worked_examples(t for level, k in split.items() for t in domain.exercises(module, level, k, seed))
 
 
 def curve(domain, cfg: Config, tokenizer_dir: Path, tmp: Path, first: list[Example], module: str, args) -> list[float]:
@@ -63,7 +59,7 @@ def curve(domain, cfg: Config, tokenizer_dir: Path, tmp: Path, first: list[Examp
     held_out = [t for t in domain.held_out(module, 3 * args.held_out, cfg.student.init_seed) if t.level == 0]
     out = []
     for r in range(args.rounds):
-        lesson = worked(domain, module, range(1), args.per_round, 5000 + 100 * cfg.student.init_seed + r)
+        lesson = worked(domain, module, 1, args.per_round, 5000 + 100 * cfg.student.init_seed + r)
         train_student(student, lesson, cfg.training, tmp / f"round_{r}")
         answers = generate_answers(student, [t.question for t in held_out], max_new_tokens=ANSWER_CAP, batch_size=64)
         out.append(fmean(domain.score(t, a) for t, a in zip(held_out, answers, strict=True)))
@@ -99,8 +95,8 @@ def main() -> None:
                 )
                 firsts = {
                     "scratch": [],
-                    f"after {a}": worked(domain, a, range(2), args.first, 7000 + seed),
-                    f"after {args.control}": worked(domain, args.control, range(2), args.first, 7000 + seed),
+                    f"after {a}": worked(domain, a, 2, args.first, 7000 + seed),
+                    f"after {args.control}": worked(domain, args.control, 2, args.first, 7000 + seed),
                 }
                 for name, first in firsts.items():
                     accs = curve(domain, cfg, tokenizer_dir, tmp / f"{seed}-{len(rows[name])}", first, b, args)

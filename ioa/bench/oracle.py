@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import dspy
@@ -19,6 +19,8 @@ import dspy
 from ioa.domains.base import Domain, ModuleSpec, Task
 from ioa.domains.lesson import Lesson, Verdict
 from ioa.domains.steps import worked_steps
+from ioa.graph.ablations import verbatim_target
+from ioa.student_train import Example
 from ioa.teacher.exercises import WrittenExercise, render_exercises
 from ioa.teacher.protocol import Request, Teacher
 from ioa.teacher.stats import TeacherStats
@@ -57,6 +59,12 @@ class TaskBook:
     def _keep(self, tasks: list[Task]) -> list[Task]:
         self._tasks.update((t.question, t) for t in tasks)
         return tasks
+
+
+def worked_examples(tasks: Iterable[Task]) -> list[Example]:
+    """The oracle's worked solutions of ``tasks`` as training examples, as a plain distillation trains on them:
+    the steps, then ``Answer: X``."""
+    return [Example(t.question, verbatim_target(worked_steps(t), t.answer)) for t in tasks]
 
 
 SYNTHESIS = frozenset({"synthesize_new", "synthesize_remedial", "synthesize_bridging"})

@@ -15,10 +15,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from ioa.bench.oracle import worked_examples
 from ioa.config import Config
 from ioa.domains.base import Domain
-from ioa.domains.steps import worked_steps
-from ioa.graph.ablations import verbatim_target
 from ioa.student_train import Example, load_student, train_student
 
 WARM_STREAM = 90_000
@@ -32,14 +31,13 @@ def known_levels(domain: Domain, seed: int) -> dict[str, int]:
 
 
 def warm_examples(domain: Domain, seed: int, per_level: int) -> list[Example]:
-    """The oracle's worked solutions of ``per_level`` exercises at every known level, as every strategy trains on
-    them (steps, then ``Answer: X``)."""
-    return [
-        Example(t.question, verbatim_target(worked_steps(t), t.answer))
+    """The oracle's worked solutions of ``per_level`` exercises at every known level (``worked_examples``)."""
+    return worked_examples(
+        t
         for module, known in known_levels(domain, seed).items()
         for level in range(known)
         for t in domain.exercises(module, level, per_level, WARM_STREAM + seed)
-    ]
+    )
 
 
 def initial_student(config: Config, domain: Domain, tokenizer_dir: Path, work_dir: Path) -> Config:

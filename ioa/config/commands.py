@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, model_validator
 
@@ -51,16 +51,7 @@ class BenchConfig(Section):
     )
 
     strategies: list[Strategy] = Field(
-        default_factory=lambda: [
-            "ioa",
-            "uniform",
-            "uniform-rounds",
-            "hard-first",
-            "curriculum-no-gate",
-            "ioa-no-identifier",
-            "ioa-no-organizer",
-            "ioa-no-adapter",
-        ],
+        default_factory=lambda: list(get_args(Strategy)),
         description="Strategies to compare (see docs/bench.md).",
     )
     seeds: int = Field(3, ge=1, description="Seeds per strategy (student init, exercises, data order).")
