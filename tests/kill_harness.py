@@ -156,8 +156,10 @@ class Kill:
     returncode: int
     seen: dict
     """The harness's marker: what the process saw when it parked."""
+    children: list[int]
+    """Children of the process when it parked (the embedded teacher server, if it serves the run)."""
     orphans: list[int]
-    """Children of the killed process (the teacher server) still alive 20 s after the kill."""
+    """Those children still alive 20 s after the kill."""
     events: list[dict]
     mastery: list[dict]
     student: list[str]
@@ -225,6 +227,7 @@ def kill_at(point: str, args: list[str], run_dir: Path, logs: Path, env: dict[st
         point=point,
         returncode=proc.returncode,
         seen=seen,
+        children=children,
         orphans=[c for c in children if _alive(c)],
         events=read_traces(run_dir / "traces.jsonl"),
         mastery=read_mastery(run_dir),

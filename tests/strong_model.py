@@ -17,8 +17,12 @@ import json
 import re
 import threading
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from fault_proxy import FakeOpenAIServer
 
 from ioa.teacher.exercises import parse_exercises, render_exercises
 
@@ -122,3 +126,12 @@ class Tutor(StrongModel):
         rows = [json.loads(line) for line in probes.read_text().splitlines()] if probes.exists() else []
         known = {**{row["question"]: row["answer"] for row in rows}, **self.known}
         return f"answer: {known[question]}" if question in known else "I am not sure."
+
+
+@contextmanager
+def tutor_endpoint(run_dir: Path) -> Iterator[list[str]]:
+    """A ``Tutor`` for the run in ``run_dir`` behind a local server; yields the ``--set`` overrides that point a run
+    (and its resumes, which read the run's config) at it. Tests whose subject is not the teacher use it: unlike a
+    sampling model, it keeps exercises in every round on every machine."""
+    with FakeOpenAIServer(Tutor(run_dir), models=("tutor",)) as server:
+        yield [f"teacher.base_url={server.url}", "teacher.model=tutor"]

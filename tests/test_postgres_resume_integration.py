@@ -1,7 +1,8 @@
 """Postgres checkpoints (``checkpointer: postgres``): a real PostgreSQL, a real run SIGKILLed twice and resumed.
 
-The test starts its own PostgreSQL (Debian's package, tests/postgres_server.py) and runs the real CLI with the
-embedded teacher against it. The run is killed inside the teach node, right after a teacher request was paid for,
+The test starts its own PostgreSQL (Debian's package, tests/postgres_server.py) and runs the real CLI against it,
+taught by the scripted ``Tutor`` over HTTP (tests/strong_model.py), which keeps exercises in every round, so the
+round always trains. The run is killed inside the teach node, right after a teacher request was paid for,
 and again inside the train node, after the round's checkpoint folder was saved but before LangGraph recorded the
 new state (tests/kill_harness.py parks it at each point); each time `ioa resume` continues it from Postgres. The
 guarantees are those of the SQLite crash test (tests/resume_checks.py). Bad DSNs and a database that is down are
@@ -34,6 +35,7 @@ from resume_checks import (
     assert_teacher_paid_once,
     check_run,
 )
+from strong_model import tutor_endpoint
 
 pytestmark = pytest.mark.integration
 
@@ -56,20 +58,21 @@ def crashed(dsn: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     run_dir, logs = root / "run", root / "logs"
     logs.mkdir()
     env = {**os.environ, "IOA_POSTGRES_DSN": dsn}
-    sets = [a for s in [*OVERRIDES, "checkpointer=postgres"] for a in ("--set", s)]
-    args = ["run", "--run-dir", str(run_dir), "--quiet", *sets]
-    kills, copies = {}, {}
-    for point in POINTS:
-        kills[point] = kill_at(point, args, run_dir, logs, env=env)
-        copies[point] = (run_dir / "checkpoints.sqlite").exists()
-        args = ["resume", str(run_dir), "--quiet"]
-    final = subprocess.run(
-        ["nice", "-n", "10", sys.executable, "-m", "ioa", *args],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-        env=env,
-    )
+    with tutor_endpoint(run_dir) as teacher:
+        sets = [a for s in [*OVERRIDES, *teacher, "checkpointer=postgres"] for a in ("--set", s)]
+        args = ["run", "--run-dir", str(run_dir), "--quiet", *sets]
+        kills, copies = {}, {}
+        for point in POINTS:
+            kills[point] = kill_at(point, args, run_dir, logs, env=env)
+            copies[point] = (run_dir / "checkpoints.sqlite").exists()
+            args = ["resume", str(run_dir), "--quiet"]
+        final = subprocess.run(
+            ["nice", "-n", "10", sys.executable, "-m", "ioa", *args],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+            env=env,
+        )
     return {"run_dir": run_dir, "kills": kills, "copies": copies, "final": final}
 
 

@@ -1,9 +1,13 @@
 """Crash and resume with real processes and real SIGKILLs: nothing lost, nothing done twice.
 
-One small real run (embedded teacher server, tiny student) is killed five times with SIGKILL, each time
-at another point of round 1 (tests/kill_harness.py parks the real CLI there), and resumed with
-`ioa resume` after each kill; the last resume must complete. Chaining the kills in one run costs one run
-plus five restarts instead of five runs, and also shows that a resumed run can itself be killed and resumed.
+One small real run (tiny student, a teacher over HTTP) is killed five times with SIGKILL, each time at another
+point of round 1 (tests/kill_harness.py parks the real CLI there), and resumed with `ioa resume` after each kill;
+the last resume must complete. Chaining the kills in one run costs one run plus five restarts instead of five
+runs, and also shows that a resumed run can itself be killed and resumed.
+
+The teacher is the scripted ``Tutor`` (tests/strong_model.py): the kills after teach need a round that trains,
+and the sampling embedded teacher kept no exercise in this one-round run on one CI machine. The embedded teacher's
+own part in a crash, its server dying with the run, has a test of its own here.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from resume_checks import (
     check_run,
 )
 from resume_checks import events_of as _events
+from strong_model import tutor_endpoint
 
 pytestmark = pytest.mark.integration
 
@@ -40,28 +45,40 @@ OVERRIDES = [
 ]
 
 
+def _run_args(run_dir: Path, overrides: list[str]) -> list[str]:
+    return ["run", "--run-dir", str(run_dir), "--quiet", *(a for s in overrides for a in ("--set", s))]
+
+
 @pytest.fixture(scope="module")
 def crashed(tmp_path_factory) -> tuple[Path, dict[str, Kill], subprocess.CompletedProcess]:
     """The run killed at every point and finally resumed: (run dir, kills by point, the final resume)."""
     root = tmp_path_factory.mktemp("resume")
     run_dir, logs = root / "run", root / "logs"
     logs.mkdir()
-    args = ["run", "--run-dir", str(run_dir), "--quiet", *(a for s in OVERRIDES for a in ("--set", s))]
-    kills = {}
-    for point in POINTS:
-        kills[point] = kill_at(point, args, run_dir, logs)
-        args = ["resume", str(run_dir), "--quiet"]
-    final = subprocess.run(
-        ["nice", "-n", "10", sys.executable, "-m", "ioa", *args], capture_output=True, text=True, timeout=TIMEOUT_S
-    )
+    with tutor_endpoint(run_dir) as teacher:
+        args = _run_args(run_dir, [*OVERRIDES, *teacher])
+        kills = {}
+        for point in POINTS:
+            kills[point] = kill_at(point, args, run_dir, logs)
+            args = ["resume", str(run_dir), "--quiet"]
+        final = subprocess.run(
+            ["nice", "-n", "10", sys.executable, "-m", "ioa", *args], capture_output=True, text=True, timeout=TIMEOUT_S
+        )
     return run_dir, kills, final
+
+
+def test_the_embedded_teacher_server_dies_with_a_killed_run(tmp_path):
+    run_dir, logs = tmp_path / "run", tmp_path / "logs"
+    logs.mkdir()
+    kill = kill_at("teach", _run_args(run_dir, OVERRIDES), run_dir, logs)
+    assert kill.returncode == -signal.SIGKILL and kill.children, "no teacher server was running"
+    assert not kill.orphans, f"the teacher server outlived its killed run: {kill.orphans}"
 
 
 def test_every_kill_was_a_sigkill_at_its_point(crashed):
     _, kills, _ = crashed
     for k in kills.values():
         assert k.returncode == -signal.SIGKILL, k.point
-        assert not k.orphans, f"{k.point}: the teacher server outlived its killed run: {k.orphans}"
     teach = kills["teach"]
     assert any(e.get("calls") for e in _events(teach.events, "teach", "completion"))
     assert not _events(teach.events, "teach", "synthesis"), "the teach node had finished before the kill"
