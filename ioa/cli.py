@@ -174,6 +174,8 @@ def bench(
         typer.echo(f"{name:<20} {s['accuracy_mean']:.3f} ± {s['accuracy_std']:.3f}")
     if gain and gain["relative_gain"] is not None:
         typer.echo(f"ioa vs {gain['best_baseline']}: {100 * gain['relative_gain']:+.1f}% relative")
+    for breach in result["protocol_breaches"]:
+        typer.echo(f"protocol not met: {breach}")
     typer.echo(f"-> {out}/results.md")
 
 

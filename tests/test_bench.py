@@ -269,6 +269,9 @@ def test_quick_bench_writes_results_at_equal_budget(tmp_path):
     assert all(r["eval_cap"] > 24 and 0 <= r["cap_hit_share"] <= 1 and len(r["held_out"]) == 6 * 8 for r in records)
     table = (out_dir / "results.md").read_text()
     assert all(f"| {s} |" in table for s in strategies)
+    # A rule of the fair protocol the run breaks is said where a user reads the results.
+    for breach in data["protocol_breaches"]:
+        assert f"protocol not met: {breach}" in done.stdout and breach in table
     assert (out_dir / "accuracy_vs_budget.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -339,3 +342,18 @@ def test_ioa_gain_is_relative_to_the_best_baseline_and_paired_by_seed():
     assert gain["relative_gain"] == pytest.approx(0.25)
     assert gain["differences"] == pytest.approx([0.10, 0.0])
     assert gain["difference_std"] == pytest.approx(0.0707, abs=1e-4)
+
+
+def test_results_name_each_fairness_rule_they_break():
+    from ioa.bench.results import protocol_breaches, summarize
+
+    def record(strategy: str, cut: float, passes: int, steps: int) -> dict:
+        rest = {"examples_to_mastery": {}, "synthesized": 1, "wall_s": 1.0, "lr": 1e-3, "accuracy": 0.1, "seed": 0}
+        return {"strategy": strategy, "cap_hit_share": cut, "train_passes": passes, "train_steps": steps, **rest}
+
+    fair = [record("ioa", 0.01, 3800, 249), record("uniform", 0.0, 3840, 240)]
+    assert protocol_breaches(summarize(fair)) == []
+    unfair = [record("ioa", 0.02, 3440, 249), record("uniform", 0.0, 3840, 240)]
+    cap, passes = protocol_breaches(summarize(unfair))
+    assert "cap cut more than 1%" in cap and "ioa 2.0%" in cap and "uniform" not in cap
+    assert passes.startswith("training passes differ") and "ioa 3440" in passes
