@@ -151,8 +151,8 @@ def test_a_trials_training_items_diagnostic_probes_and_held_out_items_are_disjoi
 
 
 def test_every_round_based_strategy_gets_the_graphs_recipe(domain, tmp_path, monkeypatch):
-    """Each round trains its epochs less the one kept back, replays only modules the round does not teach, and
-    consolidation spends the kept-back epoch over everything taught: passes and steps are counted."""
+    """Each round trains its epochs less the half kept back, replays only modules the round does not teach, and
+    consolidation spends the kept-back epochs over everything taught: passes and steps are counted."""
     from types import SimpleNamespace
 
     from ioa.bench import trial as trial_module
@@ -176,19 +176,19 @@ def test_every_round_based_strategy_gets_the_graphs_recipe(domain, tmp_path, mon
     sub = trial.synthesize(trial.exercises({("arithmetic/subtraction", 1): 4}, 3), 3)
     trial.train(None, sub)
     trial.consolidate(None)
-    epochs = config.bench.epochs
+    epochs, kept = config.bench.epochs, config.bench.epochs // 2
     assert [(name, e) for name, e, _ in fits] == [
-        ("round_1", epochs - 1),
-        ("round_2", epochs - 1),
-        ("round_3", epochs - 1),
-        ("consolidate", 1),
+        ("round_1", epochs - kept),
+        ("round_2", epochs - kept),
+        ("round_3", epochs - kept),
+        ("consolidate", kept),
     ]
     round_2, round_3 = fits[1][2], fits[2][2]
     assert round_2 == [e.prompt for e in more]  # it teaches addition and subtraction: nothing else to replay
     replayed = round_3[len(sub) :]
     assert len(replayed) == 4 and {trial._module_of[p] for p in replayed} == {"arithmetic/addition"}
     assert sorted(fits[3][2]) == sorted(e.prompt for e in add + more + sub)
-    assert trial.passes == trial.steps == (epochs - 1) * (4 + 4 + 8) + 12
+    assert trial.passes == trial.steps == (epochs - kept) * (4 + 4 + 8) + kept * 12
 
 
 def test_the_warm_student_knows_a_seed_chosen_part_of_the_domain(domain):

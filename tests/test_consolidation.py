@@ -27,8 +27,9 @@ from ioa.traces import Tracer, read_traces
 
 @pytest.fixture(scope="module")
 def consolidated(tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory, one_thread) -> tuple[Trial, Path]:
-    """The real graph in a --quick bench trial (oracle teacher, tiny student), one epoch kept back."""
-    config = trial_config(load_config(None, [*QUICK, "training.consolidation_epochs=1"], environ={}), seed=0, lr=1e-3)
+    """The real graph in a --quick bench trial (oracle teacher, tiny student), with the default: half of --quick's
+    8 epochs kept back."""
+    config = trial_config(load_config(None, QUICK, environ={}), seed=0, lr=1e-3)
     book = TaskBook(get_domain(config.bench.domain, 0))  # the bench's domain, which the oracle answers
     work = tmp_path_factory.mktemp("consolidation")
     trial = Trial(config, book, CappedTeacher(OracleTeacher(book), config.bench.budget), tokenizer_dir, work)
@@ -47,16 +48,17 @@ def test_rounds_train_their_batch_for_the_epochs_not_kept_back(consolidated):
     *rounds, last = json.loads((run_dir / "summary.json").read_text())["training"]
     assert rounds and all("consolidation" not in r for r in rounds)
     for r in rounds:
-        assert _epochs(run_dir, r["round"]) == (trial.config.training.epochs - 1, r["examples"] + r["replay"])
+        assert _epochs(run_dir, r["round"]) == (trial.config.training.epochs // 2, r["examples"] + r["replay"])
 
 
 @pytest.mark.integration  # the real graph in a bench trial
 def test_consolidation_trains_once_over_everything_taught_then_the_student_is_diagnosed(consolidated):
-    _, run_dir = consolidated
+    trial, run_dir = consolidated
     summary = json.loads((run_dir / "summary.json").read_text())
     *rounds, last = summary["training"]
     taught = sum(r["examples"] for r in rounds)
-    assert last["consolidation"] == taught and _epochs(run_dir, last["round"]) == (1, taught)
+    kept = trial.config.training.epochs // 2
+    assert last["consolidation"] == taught and _epochs(run_dir, last["round"]) == (kept, taught)
     assert summary["student"]["checkpoint"] == f"student/round_{last['round']}"
     # The final scores are the consolidated student's: a diagnosis follows it, then the run finishes.
     nodes = [
@@ -71,8 +73,9 @@ def test_every_example_is_trained_as_often_as_without_consolidation(consolidated
     trial, run_dir = consolidated
     *rounds, _ = json.loads((run_dir / "summary.json").read_text())["training"]
     epochs = trial.config.training.epochs
-    # New examples: epochs - 1 in their round plus one in consolidation; replayed ones only in the round.
-    assert trial.passes == sum(epochs * r["examples"] + (epochs - 1) * r["replay"] for r in rounds)
+    # New examples: half their epochs in their round, the other half in consolidation; replayed ones only in the
+    # round.
+    assert trial.passes == sum(epochs * r["examples"] + (epochs - epochs // 2) * r["replay"] for r in rounds)
 
 
 def test_consolidation_that_leaves_a_round_no_epoch_is_refused(tokenizer_dir: Path) -> None:
@@ -82,10 +85,14 @@ def test_consolidation_that_leaves_a_round_no_epoch_is_refused(tokenizer_dir: Pa
         round_epochs(student, TrainingConfig(epochs=3, consolidation_epochs=3), 40)
 
 
-def test_by_default_one_epoch_is_kept_back_unless_a_round_has_only_one() -> None:
-    assert TrainingConfig().kept_back == 1 and TrainingConfig(epochs=2).kept_back == 1
-    assert TrainingConfig(epochs=1).kept_back == 0
-    assert TrainingConfig(epochs=5, consolidation_epochs=2).kept_back == 2
+def test_by_default_half_the_epochs_are_kept_back(tokenizer_dir: Path) -> None:
+    assert TrainingConfig().kept_back(12) == 6 and TrainingConfig().kept_back(3) == 1
+    assert TrainingConfig().kept_back(1) == 0 and not TrainingConfig(epochs=1).consolidates
+    assert TrainingConfig(epochs=5, consolidation_epochs=2).kept_back(5) == 2
+    assert TrainingConfig().consolidates and not TrainingConfig(consolidation_epochs=0).consolidates
+    # The tiny student's unset epochs are 12: 6 in the round (or more, for SCRATCH_STEPS), 6 in consolidation.
+    student = load_student(load_config(None, QUICK[:4], environ={}).student, tokenizer_dir)
+    assert round_epochs(student, TrainingConfig(), 10_000) == 6
 
 
 def test_a_finishing_run_consolidates_once_and_only_when_epochs_were_kept_back() -> None:

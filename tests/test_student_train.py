@@ -283,7 +283,7 @@ def test_a_from_scratch_student_takes_enough_steps_on_a_small_round(tokenizer_di
     cfg = TrainingConfig(batch_size=16)
     assert round_epochs(tiny, cfg, 9) == SCRATCH_STEPS  # one step per epoch
     assert round_epochs(tiny, cfg, 40) == -(-SCRATCH_STEPS // 3)  # three steps per epoch
-    assert round_epochs(tiny, cfg, 16 * SCRATCH_STEPS) == 11  # twelve epochs, one kept back for consolidation
-    assert round_epochs(tiny, TrainingConfig(epochs=4), 9) == 3
+    assert round_epochs(tiny, cfg, 16 * SCRATCH_STEPS) == 6  # twelve epochs, half kept back for consolidation
+    assert round_epochs(tiny, TrainingConfig(epochs=4), 9) == 2
     pretrained = load_student(StudentConfig(model=str(pretrained_dir)), tokenizer_dir)
     assert round_epochs(pretrained, cfg, 9) == 2

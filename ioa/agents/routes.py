@@ -47,5 +47,5 @@ def batch_ready(state: IOAState, runtime: Runtime[Services]) -> Literal["train",
 
 def route_after_plan(state: IOAState, runtime: Runtime[Services]) -> Literal["teach", "consolidate", "finish"]:
     """A finishing run first consolidates everything taught, once, when its examples kept epochs back for it."""
-    due = runtime.context.config.training.kept_back > 0 and bool(state.trained_files)
+    due = runtime.context.config.training.consolidates and bool(state.trained_files)
     return "consolidate" if state.next == "finish" and due and not state.consolidated else state.next

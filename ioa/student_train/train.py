@@ -90,11 +90,12 @@ steps on 19 of them taught it 2 of 24. A round of a few dozen examples at 12 epo
 def round_epochs(student: Student, cfg: TrainingConfig, examples: int) -> int:
     """Epochs over a round's own batch of ``examples``: ``default_epochs`` less those kept back for consolidation;
     for a from-scratch student with ``training.epochs`` unset, at least enough for ``SCRATCH_STEPS`` steps."""
-    epochs = default_epochs(student, cfg) - cfg.kept_back
+    total = default_epochs(student, cfg)
+    epochs = total - cfg.kept_back(total)
     if epochs < 1:
         raise UsageError(
-            f"training.consolidation_epochs={cfg.kept_back} leaves no epoch of "
-            f"{default_epochs(student, cfg)} for a round's own batch; lower it"
+            f"training.consolidation_epochs={cfg.kept_back(total)} leaves no epoch of {total} for a round's own "
+            "batch; lower it"
         )
     if cfg.epochs is None and _from_scratch(student) and examples:
         epochs = max(epochs, math.ceil(SCRATCH_STEPS / math.ceil(examples / cfg.batch_size)))
