@@ -207,6 +207,34 @@ def test_the_warm_student_knows_a_seed_chosen_part_of_the_domain(domain):
     assert not any(domain.is_probe_question(e.prompt) for e in examples)
 
 
+def test_a_warm_student_is_trained_once_per_seed_and_shared_across_learning_rates(
+    domain, tokenizer_dir, tmp_path, monkeypatch
+):
+    """The warm-up is the costliest part of a warm trial: every strategy of a seed (whatever learning rate the
+    search gave it) and a resumed bench reuse the one folder; another seed trains its own."""
+    from ioa.bench import students as students_module
+    from ioa.bench.options import QUICK
+    from ioa.bench.runner import trial_config
+
+    trained = []
+    real = students_module.train_student
+
+    def counting(student, examples, cfg, out_dir):
+        trained.append(cfg.lr)
+        return real(student, examples, cfg.model_copy(update={"epochs": 1}), out_dir)
+
+    monkeypatch.setattr(students_module, "train_student", counting)
+    base = load_config(None, [*QUICK, "bench.student=warm", "bench.warm_per_level=2"], environ={})
+    folders = set()
+    for seed, lr in [(0, 1e-3), (0, 3e-3), (0, 1e-3), (1, 1e-3)]:
+        config = students_module.initial_student(trial_config(base, seed, lr), domain, tokenizer_dir, tmp_path)
+        folders.add(config.student.model)
+        assert config.student.finetune == "full" and (Path(config.student.model) / "config.json").is_file()
+    # Two seeds, two warm-ups, at the student's default rate; no half-written folder is left behind.
+    assert trained == [None, None] and len(folders) == 2
+    assert sorted(p.name.split("_")[1] for p in tmp_path.iterdir()) == ["0", "1"]
+
+
 def _addition_only(trial) -> None:
     """A procedure of the test's own: five worked solutions of addition level 0, one training round."""
     student = trial.new_student()

@@ -66,10 +66,13 @@ def run_trial(
     tokenizer_dir: str,
     endpoint: tuple[str, str] | None,
     procedure: Callable[[Trial], None] | None = None,
+    students_dir: str | None = None,
 ) -> dict[str, Any]:
     """One strategy on one seed: train, evaluate on the held-out probes, return its record.
 
     ``procedure`` replaces ``STRATEGIES[strategy]``: a benchmark's own allocation, run in the same harness.
+    ``students_dir`` keeps initial students that take training (``bench.student=warm``) for the trials after
+    this one; without it, each trial trains its own.
     """
     from ioa.domains import get_domain
 
@@ -80,7 +83,7 @@ def run_trial(
     book = TaskBook(get_domain(config.bench.domain, 0))
     teacher = CappedTeacher(_teacher(config, book, endpoint), config.bench.budget)
     with tempfile.TemporaryDirectory(prefix=f"ioa-bench-{strategy}-") as tmp:
-        config = initial_student(config, book, Path(tokenizer_dir), Path(tmp))
+        config = initial_student(config, book, Path(tokenizer_dir), Path(students_dir or tmp))
         trial = Trial(config, book, teacher, Path(tokenizer_dir), Path(tmp))
         (procedure or STRATEGIES[strategy])(trial)
         diagnostic = trial.accuracy(trial.last_student, trial.diagnostic_probes()) if trial.last_student else {}
@@ -137,17 +140,20 @@ def run_trials(
     tokenizer_dir: Path,
     endpoint: tuple[str, str] | None = None,
     procedures: Mapping[str, Callable[[Trial], None]] | None = None,
+    students_dir: Path | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Each job's record as it finishes, over ``bench.workers`` processes of one torch thread each.
 
-    ``procedures`` gives a strategy name a procedure of its own instead of ``STRATEGIES``'s (a benchmark's).
+    ``procedures`` gives a strategy name a procedure of its own instead of ``STRATEGIES``'s (a benchmark's);
+    ``students_dir`` is ``run_trial``'s.
     """
     procedures = procedures or {}
+    students = str(students_dir) if students_dir else None
     args = (config.model_dump(mode="json"), str(tokenizer_dir), endpoint)
     if config.bench.workers == 1:
         _one_thread()
         for strategy, seed, lr in jobs:
-            yield run_trial(args[0], strategy, seed, lr, args[1], args[2], procedures.get(strategy))
+            yield run_trial(args[0], strategy, seed, lr, args[1], args[2], procedures.get(strategy), students)
     elif jobs:
         ctx = multiprocessing.get_context("spawn")  # no forked torch state
         pool = ProcessPoolExecutor(
@@ -155,7 +161,7 @@ def run_trials(
         )
         with pool:
             futures = [
-                pool.submit(run_trial, args[0], s, seed, lr, args[1], args[2], procedures.get(s))
+                pool.submit(run_trial, args[0], s, seed, lr, args[1], args[2], procedures.get(s), students)
                 for s, seed, lr in jobs
             ]
             for future in as_completed(futures):
@@ -176,7 +182,8 @@ def _run_all(
     todo = [job for job in jobs if job not in done]
     if records:
         report(f"{len(records)} of {len(jobs)} trials already in {log.path}; running the other {len(todo)}")
-    for record in run_trials(todo, config, tokenizer_dir, endpoint):
+    # Warm students are kept beside the trial log: the strategies of a seed, and a resumed bench, share them.
+    for record in run_trials(todo, config, tokenizer_dir, endpoint, students_dir=log.path.parent / "students"):
         log.append(record)
         records.append(record)
         report(f"[{len(records)}/{len(jobs)}] {_line(record)}")
