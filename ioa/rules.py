@@ -35,7 +35,13 @@ def mastery_ratio(p_teacher: float, p_student: float) -> float:
     """P_S / P_T; 1.0 when the teacher scores 0 (nothing left to learn from it)."""
     if p_teacher <= 0:
         return 1.0
-    return p_student / p_teacher
+    return _ratio(p_student, p_teacher)
+
+
+def _ratio(p_student: float, p_teacher: float) -> float:
+    """P_S / P_T rounded to 9 places: accuracies are counts over probes, and 9 of 12 against 10 of 12 is exactly
+    90%, which the bare division gives as 0.8999999999999999, below a 0.9 gate."""
+    return round(p_student / p_teacher, 9)
 
 
 ModuleState = Literal["unmastered", "mastered", "forgotten", "stuck", "beyond_teacher"]
@@ -346,7 +352,7 @@ def level_ratio(p_teacher: float, p_student: float) -> float:
     """
     if p_teacher <= 0:
         return 1.0 if p_student > 0 else 0.0
-    return p_student / p_teacher
+    return _ratio(p_student, p_teacher)
 
 
 def student_level(scores_by_level: dict[int, float], threshold: float) -> int:

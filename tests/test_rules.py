@@ -34,6 +34,10 @@ def test_is_deficient_uses_strict_threshold() -> None:
 def test_mastery_ratio() -> None:
     assert rules.mastery_ratio(0.8, 0.6) == pytest.approx(0.75)
     assert rules.mastery_ratio(0.0, 0.3) == 1.0  # P_T = 0: nothing to learn
+    # 9 of 12 against the teacher's 10 of 12 is exactly 90%: it passes a 0.9 gate, whatever the division rounds to.
+    assert rules.mastery_ratio(10 / 12, 9 / 12) >= 0.9 and rules.level_ratio(10 / 12, 9 / 12) >= 0.9
+    state = rules.module_state(10 / 12, 9 / 12, tau_mastery=0.9, teacher_floor=0.5, forgot=False, stuck=False)
+    assert state == "mastered"
 
 
 # --- Eq. 3: dependency strengths ------------------------------------------------
