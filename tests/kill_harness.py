@@ -39,6 +39,11 @@ HARNESS = Path(__file__).resolve()
 TIMEOUT_S = 600
 
 
+def run_args(run_dir: Path, overrides: list[str]) -> list[str]:
+    """The CLI arguments of a quiet ``ioa run`` into ``run_dir`` with ``overrides`` (``--set`` each)."""
+    return ["run", "--run-dir", str(run_dir), "--quiet", *(a for s in overrides for a in ("--set", s))]
+
+
 def park(marker: Path, **seen: Any) -> None:
     """Tell the test we are at the point, then wait for its SIGKILL (never return)."""
     tmp = marker.with_suffix(".tmp")

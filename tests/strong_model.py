@@ -129,9 +129,9 @@ class Tutor(StrongModel):
 
 
 @contextmanager
-def tutor_endpoint(run_dir: Path) -> Iterator[list[str]]:
-    """A ``Tutor`` for the run in ``run_dir`` behind a local server; yields the ``--set`` overrides that point a run
-    (and its resumes, which read the run's config) at it. Tests whose subject is not the teacher use it: unlike a
-    sampling model, it keeps exercises in every round on every machine."""
-    with FakeOpenAIServer(Tutor(run_dir), models=("tutor",)) as server:
+def tutor_endpoint(tutor: Tutor) -> Iterator[list[str]]:
+    """``tutor`` behind a local server; yields the config overrides that point a run (and its resumes, which read
+    the run's config) at it. Tests whose subject is not the teacher use it: unlike a sampling model, it keeps
+    exercises in every round on every machine."""
+    with FakeOpenAIServer(tutor, models=("tutor",)) as server:
         yield [f"teacher.base_url={server.url}", "teacher.model=tutor"]

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from kill_harness import HARNESS, TIMEOUT_S, kill_at
+from kill_harness import HARNESS, TIMEOUT_S, kill_at, run_args
 from oracle_run import SMALL, runner_patches
 
 import ioa.graph.runner as runner
@@ -49,17 +49,16 @@ def runs(tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
     root = tmp_path_factory.mktemp("exact")
     logs = root / "logs"
     logs.mkdir()
-    sets = [a for s in SMALL for a in ("--set", s)]
     whole, killed = root / "whole", root / "killed"
     done = subprocess.run(
-        _harness("none", logs / "none.json", tokenizer_dir, ["run", "--run-dir", str(whole), "--quiet", *sets]),
+        _harness("none", logs / "none.json", tokenizer_dir, run_args(whole, SMALL)),
         capture_output=True,
         text=True,
         timeout=TIMEOUT_S,
         env=ENV,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    cli = ["--oracle", str(tokenizer_dir), "run", "--run-dir", str(killed), "--quiet", *sets]
+    cli = ["--oracle", str(tokenizer_dir), *run_args(killed, SMALL)]
     kill = kill_at("diagnose", cli, killed, logs, env=ENV)
     assert kill.returncode == -signal.SIGKILL and kill.seen["round"] == 1
     resumed = subprocess.run(

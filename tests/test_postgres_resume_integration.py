@@ -24,7 +24,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from conftest import SMALL
-from kill_harness import TIMEOUT_S, kill_at
+from kill_harness import TIMEOUT_S, kill_at, run_args
 from langgraph_server import inline_config, langgraph_dev
 from postgres_server import free_port, postgres_server
 from resume_checks import (
@@ -35,7 +35,7 @@ from resume_checks import (
     assert_teacher_paid_once,
     check_run,
 )
-from strong_model import tutor_endpoint
+from strong_model import Tutor, tutor_endpoint
 
 pytestmark = pytest.mark.integration
 
@@ -58,9 +58,8 @@ def crashed(dsn: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     run_dir, logs = root / "run", root / "logs"
     logs.mkdir()
     env = {**os.environ, "IOA_POSTGRES_DSN": dsn}
-    with tutor_endpoint(run_dir) as teacher:
-        sets = [a for s in [*OVERRIDES, *teacher, "checkpointer=postgres"] for a in ("--set", s)]
-        args = ["run", "--run-dir", str(run_dir), "--quiet", *sets]
+    with tutor_endpoint(Tutor(run_dir)) as teacher:
+        args = run_args(run_dir, [*OVERRIDES, *teacher, "checkpointer=postgres"])
         kills, copies = {}, {}
         for point in POINTS:
             kills[point] = kill_at(point, args, run_dir, logs, env=env)

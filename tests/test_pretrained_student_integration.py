@@ -14,8 +14,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fault_proxy import FakeOpenAIServer
-from strong_model import Tutor
+from strong_model import Tutor, tutor_endpoint
 
 from ioa import run
 from ioa.config import load_config
@@ -51,8 +50,7 @@ ONE_ROUND = [
 def test_the_bundled_student_learns_with_lora_from_a_teacher_at_base_url(kind, tmp_path, one_thread):
     run_dir = tmp_path / "run"
     tutor = Tutor(run_dir)
-    with FakeOpenAIServer(tutor, models=("tutor",)) as server:
-        endpoint = [f"teacher.base_url={server.url}", "teacher.model=tutor"]
+    with tutor_endpoint(tutor) as endpoint:
         summary = run(load_config(None, [*ONE_ROUND, *KINDS[kind], *endpoint], environ={}), run_dir, progress=False)
 
     assert summary["status"] == "completed", summary.get("finish_reason")

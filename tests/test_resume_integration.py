@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SMALL
-from kill_harness import POINTS, TIMEOUT_S, Kill, kill_at
+from kill_harness import POINTS, TIMEOUT_S, Kill, kill_at, run_args
 from resume_checks import (
     CHECK_RUN,
     assert_finished_nodes_ran_once,
@@ -30,7 +30,7 @@ from resume_checks import (
     check_run,
 )
 from resume_checks import events_of as _events
-from strong_model import tutor_endpoint
+from strong_model import Tutor, tutor_endpoint
 
 pytestmark = pytest.mark.integration
 
@@ -45,18 +45,14 @@ OVERRIDES = [
 ]
 
 
-def _run_args(run_dir: Path, overrides: list[str]) -> list[str]:
-    return ["run", "--run-dir", str(run_dir), "--quiet", *(a for s in overrides for a in ("--set", s))]
-
-
 @pytest.fixture(scope="module")
 def crashed(tmp_path_factory) -> tuple[Path, dict[str, Kill], subprocess.CompletedProcess]:
     """The run killed at every point and finally resumed: (run dir, kills by point, the final resume)."""
     root = tmp_path_factory.mktemp("resume")
     run_dir, logs = root / "run", root / "logs"
     logs.mkdir()
-    with tutor_endpoint(run_dir) as teacher:
-        args = _run_args(run_dir, [*OVERRIDES, *teacher])
+    with tutor_endpoint(Tutor(run_dir)) as teacher:
+        args = run_args(run_dir, [*OVERRIDES, *teacher])
         kills = {}
         for point in POINTS:
             kills[point] = kill_at(point, args, run_dir, logs)
@@ -70,7 +66,7 @@ def crashed(tmp_path_factory) -> tuple[Path, dict[str, Kill], subprocess.Complet
 def test_the_embedded_teacher_server_dies_with_a_killed_run(tmp_path):
     run_dir, logs = tmp_path / "run", tmp_path / "logs"
     logs.mkdir()
-    kill = kill_at("teach", _run_args(run_dir, OVERRIDES), run_dir, logs)
+    kill = kill_at("teach", run_args(run_dir, OVERRIDES), run_dir, logs)
     assert kill.returncode == -signal.SIGKILL and kill.children, "no teacher server was running"
     assert not kill.orphans, f"the teacher server outlived its killed run: {kill.orphans}"
 

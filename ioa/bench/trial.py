@@ -19,7 +19,7 @@ from ioa.domains.base import Task
 from ioa.graph.ablations import verbatim_target
 from ioa.student_train import Example, Student, load_student, train_student
 from ioa.student_train.generate import answer_and_count
-from ioa.student_train.train import default_epochs, round_epochs
+from ioa.student_train.train import consolidation_epochs, round_epochs
 from ioa.teacher.protocol import Request, Teacher
 
 CAPPED = frozenset({"worked_solution", "synthesize_new", "synthesize_remedial", "synthesize_bridging"})
@@ -179,7 +179,7 @@ class Trial:
     def consolidate(self, student: Student) -> None:
         """The graph's consolidation: the epochs each example kept back, over everything taught, in one pass."""
         cfg = self.config.training
-        kept = cfg.kept_back(default_epochs(student, cfg))
+        kept = consolidation_epochs(student, cfg)
         if self._pool and kept:
             self._fit(student, self._pool, kept, "consolidate", seed=cfg.seed + self._rounds + 1)
 

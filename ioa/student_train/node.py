@@ -13,7 +13,7 @@ from ioa.config import TrainingConfig
 from ioa.context import Services
 from ioa.rundir import read_jsonl
 from ioa.state import IOAState
-from ioa.student_train.train import Example, default_epochs, round_epochs, train_student
+from ioa.student_train.train import Example, consolidation_epochs, round_epochs, train_student
 
 AGENT = "trainer"
 
@@ -138,7 +138,7 @@ def consolidate_taught(state: IOAState, runtime: Runtime[Services]) -> dict[str,
         return {"consolidated": True}
     # Its own data order: the seed of its round, as each round's replay draws.
     cfg = svc.config.training
-    kept = cfg.kept_back(default_epochs(svc.student(state.student_checkpoint), cfg))
+    kept = consolidation_epochs(svc.student(state.student_checkpoint), cfg)
     cfg = cfg.model_copy(update={"epochs": kept, "seed": cfg.seed + state.round + 1})
     what = f"consolidation of {len(examples)} examples"
     trained = _train(svc, state, "consolidate", examples, cfg, what, consolidation=len(examples))

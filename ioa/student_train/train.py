@@ -87,15 +87,20 @@ per module after 50 steps and all 8 after 100 (lr 1e-3, batch 16); teacher-writt
 steps on 19 of them taught it 2 of 24. A round of a few dozen examples at 12 epochs makes about 20 steps."""
 
 
+def consolidation_epochs(student: Student, cfg: TrainingConfig) -> int:
+    """Epochs each example keeps back from its round for the final consolidation (``TrainingConfig.kept_back`` of
+    the student's ``default_epochs``)."""
+    return cfg.kept_back(default_epochs(student, cfg))
+
+
 def round_epochs(student: Student, cfg: TrainingConfig, examples: int) -> int:
     """Epochs over a round's own batch of ``examples``: ``default_epochs`` less those kept back for consolidation;
     for a from-scratch student with ``training.epochs`` unset, at least enough for ``SCRATCH_STEPS`` steps."""
-    total = default_epochs(student, cfg)
-    epochs = total - cfg.kept_back(total)
+    total, kept = default_epochs(student, cfg), consolidation_epochs(student, cfg)
+    epochs = total - kept
     if epochs < 1:
         raise UsageError(
-            f"training.consolidation_epochs={cfg.kept_back(total)} leaves no epoch of {total} for a round's own "
-            "batch; lower it"
+            f"training.consolidation_epochs={kept} leaves no epoch of {total} for a round's own batch; lower it"
         )
     if cfg.epochs is None and _from_scratch(student) and examples:
         epochs = max(epochs, math.ceil(SCRATCH_STEPS / math.ceil(examples / cfg.batch_size)))
