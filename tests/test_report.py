@@ -7,13 +7,15 @@ import re
 import shutil
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import pytest
 
 from ioa.config import Config
 from ioa.report import load_report_data, write_report
-from ioa.report.plots import layers
+from ioa.report.plots import STATE_COLOURS, layers
+from ioa.rules import ModuleState
 from ioa.rundir import RunDir, write_json
 from ioa.traces import Tracer
 
@@ -177,6 +179,17 @@ def test_report_of_a_run_stopped_before_training(tmp_path):
     page = write_report(run_dir)
     assert not (run_dir / "plots" / "loss.png").exists()
     assert "No data for this plot yet (loss)" in page.read_text()
+
+
+def test_the_curriculum_plot_draws_every_module_state(tmp_path):
+    # r11 of the main job ended with a `forgotten` module and wrote no report (KeyError: 'forgotten').
+    assert set(STATE_COLOURS) == {*typing.get_args(ModuleState), "unknown"}
+    run_dir = make_run(tmp_path / "run", rounds=1)
+    states = ["forgotten", "beyond_teacher", "stuck", "mastered"]
+    rows = [row | {"state": state} for row, state in zip(_mastery_rows(1), states, strict=True)]
+    RunDir(run_dir).write_mastery_round(1, rows)
+    write_report(run_dir)
+    assert (run_dir / "plots" / "curriculum.png").read_bytes().startswith(PNG_MAGIC)
 
 
 def test_curriculum_columns_follow_the_longest_prerequisite_chain():

@@ -18,7 +18,15 @@ from matplotlib.figure import Figure
 from ioa.report.data import ReportData
 from ioa.rundir import atomic_write
 
-STATE_COLOURS = {"mastered": "#4caf50", "unmastered": "#ef8354", "stuck": "#9e9e9e", "unknown": "#e0e0e0"}
+STATE_COLOURS: dict[str, str] = {
+    "mastered": "#4caf50",
+    "unmastered": "#ef8354",
+    "forgotten": "#f4c430",
+    "stuck": "#9e9e9e",
+    "beyond_teacher": "#7f8fa6",
+    "unknown": "#e0e0e0",
+}
+"""A colour for every ``rules.ModuleState`` (a test holds them equal), and for a module with no diagnosis yet."""
 
 
 def mastery_figure(data: ReportData) -> Figure | None:
