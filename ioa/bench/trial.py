@@ -19,7 +19,7 @@ from ioa.domains.base import Task
 from ioa.graph.ablations import verbatim_target
 from ioa.student_train import Example, Student, load_student, train_student
 from ioa.student_train.generate import answer_and_count
-from ioa.student_train.train import consolidation_epochs, round_epochs
+from ioa.student_train.train import consolidation_epochs, replay_count, round_epochs
 from ioa.teacher.protocol import Request, Teacher
 
 CAPPED = frozenset({"worked_solution", "synthesize_new", "synthesize_remedial", "synthesize_bridging"})
@@ -168,7 +168,7 @@ class Trial:
             return
         cfg = self.config.training
         self._rounds += 1
-        n_replay = round(cfg.replay_fraction * len(new) / (1 - cfg.replay_fraction))
+        n_replay = replay_count(cfg, len(new))
         taught = {self._module_of[e.prompt] for e in new}
         earlier = [e for e in self._pool if self._module_of[e.prompt] not in taught]
         replay = random.Random(cfg.seed + self._rounds).sample(earlier, min(n_replay, len(earlier)))

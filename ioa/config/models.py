@@ -132,7 +132,9 @@ class TrainingConfig(Section):
     lr: float | None = Field(
         None, gt=0, description="Learning rate; empty picks 1e-4 (LoRA), 2e-5 (full) or 1e-3 (tiny)."
     )
-    replay_fraction: float = Field(0.2, ge=0, lt=1, description="Share of each batch replayed from mastered modules.")
+    replay_fraction: float = Field(
+        0.2, ge=0, lt=1, description="Share of each round's training batch replayed from earlier rounds."
+    )
     carry_optimizer: bool = Field(
         True,
         description="Continue AdamW's moments from one training round to the next instead of restarting them.",

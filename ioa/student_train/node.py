@@ -13,7 +13,7 @@ from ioa.config import TrainingConfig
 from ioa.context import Services
 from ioa.rundir import read_jsonl
 from ioa.state import IOAState
-from ioa.student_train.train import Example, consolidation_epochs, round_epochs, train_student
+from ioa.student_train.train import Example, consolidation_epochs, replay_count, round_epochs, train_student
 
 AGENT = "trainer"
 
@@ -115,8 +115,7 @@ def train_on_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
     if not examples:
         _skip(svc, state, "train")
         return done
-    n_replay = round(cfg.replay_fraction * len(examples) / (1 - cfg.replay_fraction))
-    replay = replay_examples(svc, state, n_replay, seed=cfg.seed + state.round + 1)
+    replay = replay_examples(svc, state, replay_count(cfg, len(examples)), seed=cfg.seed + state.round + 1)
     epochs = round_epochs(svc.student(state.student_checkpoint), cfg, len(examples) + len(replay))
     cfg = cfg.model_copy(update={"epochs": epochs})
     what = f"{len(examples)} new + {len(replay)} replay examples"

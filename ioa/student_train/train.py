@@ -107,6 +107,12 @@ def round_epochs(student: Student, cfg: TrainingConfig, examples: int) -> int:
     return epochs
 
 
+def replay_count(cfg: TrainingConfig, new: int) -> int:
+    """Earlier examples to replay with a round's ``new`` ones, so that they are ``training.replay_fraction`` of the
+    batch."""
+    return round(cfg.replay_fraction * new / (1 - cfg.replay_fraction))
+
+
 def _from_scratch(student: Student) -> bool:
     return student.config is not None and student.config.model == "tiny"
 
