@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from fault_proxy import FakeOpenAIServer
+from kill_harness import run_args
 
 from ioa.config import Config
 from ioa.rundir import RunDir, atomic_write
@@ -214,8 +215,8 @@ def test_a_trace_that_does_not_fit_raises_and_the_next_run_starts_a_clean_line(t
 def test_a_full_disk_stops_the_run_with_one_line_and_loses_nothing(full_disk):
     run_dir = full_disk.root / "run"
     with FakeOpenAIServer() as server:
-        sets = [a for s in [*SMALL_FAKE, f"teacher.base_url={server.url}"] for a in ("--set", s)]
-        out = ioa("run", "--run-dir", str(run_dir), "--quiet", *sets, preexec_fn=full_disk.preexec)
+        args = run_args(run_dir, [*SMALL_FAKE, f"teacher.base_url={server.url}"])
+        out = ioa(*args, preexec_fn=full_disk.preexec)
         assert out.returncode == 1
         message = one_line(out)
         assert message.startswith("ioa: error: disk full: ") and full_disk.words in message, message

@@ -96,7 +96,8 @@ def consolidation_epochs(student: Student, cfg: TrainingConfig) -> int:
 def round_epochs(student: Student, cfg: TrainingConfig, examples: int) -> int:
     """Epochs over a round's own batch of ``examples``: ``default_epochs`` less those kept back for consolidation;
     for a from-scratch student with ``training.epochs`` unset, at least enough for ``SCRATCH_STEPS`` steps."""
-    total, kept = default_epochs(student, cfg), consolidation_epochs(student, cfg)
+    total = default_epochs(student, cfg)
+    kept = cfg.kept_back(total)  # consolidation_epochs, without asking default_epochs twice
     epochs = total - kept
     if epochs < 1:
         raise UsageError(
