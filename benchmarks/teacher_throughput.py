@@ -6,8 +6,9 @@ concurrencies, against one of two servers.
 printed is measured / perfect; ioa's client should stay at or above 0.8 up to concurrency 32.
 
 ``--server embedded``: the embedded teacher (``transformers serve`` of SmolLM2-135M-Instruct, ``--threads`` torch
-threads), with and without ``--continuous-batching``; the ratio is requests/s at each concurrency over requests/s
-at concurrency 1 on the same server.
+threads), with and without ``--continuous-batching``, in each ``--dtypes``; the ratio is requests/s at each
+concurrency over requests/s at concurrency 1 on the same server. With two dtypes it also prints, per concurrency,
+the second's completion tokens/s over the first's (bf16 against fp32 by default).
 
 The response cache is on (a fresh file, so every request misses and is stored, as in a run); retries are as
 configured by default, so a dropped connection is retried as it would be in a run and shows in the ``retries``
@@ -15,6 +16,7 @@ column. Results go to stdout as a table.
 
     python benchmarks/teacher_throughput.py --server latency --delay 1 --concurrency 1,8,16,32
     python benchmarks/teacher_throughput.py --server embedded --concurrency 4,8,16 --requests 32 --max-tokens 64
+    python benchmarks/teacher_throughput.py --server embedded --batching on --concurrency 16 --max-tokens 96
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -128,16 +131,19 @@ def bench_latency(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def bench_embedded(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Concurrency 1 and each listed one on the embedded server, without and with continuous batching."""
+    """Concurrency 1 and each listed one on the embedded server, without and with continuous batching, per dtype."""
     from ioa.teacher.local_server import LocalTeacherServer, ensure_teacher_folder
 
     folder = ensure_teacher_folder()
     rows: list[dict[str, Any]] = []
-    for batching in {"both": (False, True), "off": (False,), "on": (True,)}[args.batching]:
-        name = ("continuous batching" if batching else "default") + f", {args.threads} threads"
+    for dtype, batching in product(args.dtypes, {"both": (False, True), "off": (False,), "on": (True,)}[args.batching]):
+        name = ("continuous batching" if batching else "default") + f", {args.threads} threads, {dtype}"
         log = Path(tempfile.mkstemp(prefix="ioa-bench-teacher-", suffix=".log")[1])
+        server = LocalTeacherServer(
+            folder, log_path=log, continuous_batching=batching, threads=args.threads, dtype=dtype
+        )
         try:
-            with LocalTeacherServer(folder, log_path=log, continuous_batching=batching, threads=args.threads) as srv:
+            with server as srv:
                 one = measure(srv.base_url, srv.model_name, 1, args.requests or 8, args.max_tokens)
                 rows.append({"server": name, **one, "ratio": 1.0})
                 for c in [c for c in args.concurrency if c != 1]:
@@ -148,6 +154,19 @@ def bench_embedded(args: argparse.Namespace) -> list[dict[str, Any]]:
         except Exception as exc:  # noqa: BLE001 - a mode that does not work is a result too
             rows.append({"server": name, "error": f"{type(exc).__name__}: {exc} (log {log})"})
     return rows
+
+
+def dtype_ratios(rows: list[dict[str, Any]], dtypes: list[str]) -> list[str]:
+    """Per server mode and concurrency, completion tokens/s in ``dtypes[1]`` over ``dtypes[0]``."""
+    if len(dtypes) != 2:
+        return []
+    base, other = dtypes
+    tok_s = {(r["server"], r["concurrency"]): r["completion_tokens_per_s"] for r in rows if "error" not in r}
+    lines = []
+    for (server, conc), rate in tok_s.items():
+        if server.endswith(f", {base}") and (paired := tok_s.get((server.removesuffix(base) + other, conc))):
+            lines.append(f"{server.removesuffix(', ' + base)}, concurrency {conc}: {other}/{base} {paired / rate:.2f}")
+    return lines
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
@@ -178,11 +197,16 @@ def main() -> None:
     parser.add_argument(
         "--batching", choices=["both", "off", "on"], default="both", help="embedded: continuous batching"
     )
+    parser.add_argument(
+        "--dtypes", type=lambda s: s.split(","), default=["float32", "bfloat16"], help="embedded: e.g. float32"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
     rows = bench_latency(args) if args.server == "latency" else bench_embedded(args)
     print_table(rows)
+    for line in dtype_ratios(rows, args.dtypes) if args.server == "embedded" else []:
+        print(line)
     if args.server == "latency":
         worst = min(row["ratio"] for row in rows)
         print(f"lowest ratio {worst} (floor {FLOOR}): {'ok' if worst >= FLOOR else 'BELOW THE FLOOR'}")

@@ -274,6 +274,9 @@ def teacher_serve(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8000,
     continuous_batching: Annotated[bool, typer.Option(help="transformers serve --continuous-batching.")] = True,
     threads: Annotated[int, typer.Option(help="torch CPU threads of the server (0: torch's default).")] = 2,
+    dtype: Annotated[
+        str, typer.Option(help="auto (bfloat16 where the CPU or GPU has it natively), bfloat16 or float32.")
+    ] = "auto",
 ) -> None:
     """Serve the embedded teacher (SmolLM2-135M-Instruct) on its own, until Ctrl-C.
 
@@ -282,10 +285,13 @@ def teacher_serve(
     """
     import time
 
-    from ioa.teacher.local_server import LocalTeacherServer, ensure_teacher_folder
+    from ioa.teacher.local_server import LocalTeacherServer, ensure_teacher_folder, serve_dtype
 
     folder = ensure_teacher_folder(progress=lambda msg: typer.echo(msg, err=True))
-    with LocalTeacherServer(folder, port=port, continuous_batching=continuous_batching, threads=threads) as server:
+    server = LocalTeacherServer(
+        folder, port=port, continuous_batching=continuous_batching, threads=threads, dtype=serve_dtype(dtype)
+    )
+    with server:
         typer.echo(f"teacher serving at {server.base_url} (model {server.model_name!r}); Ctrl-C stops it")
         try:
             while True:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
+
 from ioa.config import TeacherConfig, load_config
+from ioa.errors import UsageError
 from ioa.graph.runner import teacher_endpoint
 from ioa.progress import RunProgress
 from ioa.rundir import RunDir
@@ -25,7 +28,7 @@ def test_chat_model_gets_endpoint_key_sampling_and_timeout_and_leaves_retries_to
     assert "sk-secret-value" not in teacher._redact("401: bad key sk-secret-value")
 
 
-def test_serve_continuous_batching_reaches_the_embedded_server(monkeypatch, tmp_path):
+def test_serve_settings_reach_the_embedded_server(monkeypatch, tmp_path):
     seen = {}
 
     class Recorder:
@@ -40,10 +43,29 @@ def test_serve_continuous_batching_reaches_the_embedded_server(monkeypatch, tmp_
 
     monkeypatch.setattr(local_teacher, "LocalTeacherServer", Recorder)
     monkeypatch.setattr(local_teacher, "ensure_teacher_folder", lambda progress=None: tmp_path)
-    cfg = load_config(None, ["teacher.serve_continuous_batching=true"], environ={})
+    cfg = load_config(None, ["teacher.serve_continuous_batching=true", "teacher.serve_dtype=float32"], environ={})
     with teacher_endpoint(cfg, RunDir(tmp_path), RunProgress(enabled=False)) as (url, model):
         assert (url, model) == ("http://127.0.0.1:1/v1", "folder")
     assert seen["continuous_batching"] is True and seen["log_path"] == tmp_path / "teacher_server.log"
+    assert seen["dtype"] == "float32"
+
+
+def test_the_server_computes_in_bf16_only_where_the_cpu_has_it(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for amx, avx512_bf16, expected in ((True, False, "bfloat16"), (False, True, "bfloat16"), (False, False, "float32")):
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda amx=amx: amx, raising=False)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda v=avx512_bf16: v, raising=False)
+        assert local_teacher.serve_dtype("auto") == expected
+    assert local_teacher.serve_dtype("bfloat16") == "bfloat16" and local_teacher.serve_dtype("float32") == "float32"
+    with pytest.raises(UsageError, match="auto, bfloat16 or float32"):
+        local_teacher.serve_dtype("fp8")
+
+
+def test_the_server_command_names_its_dtype(tmp_path):
+    command = local_teacher.LocalTeacherServer(tmp_path, dtype="bfloat16").command()
+    assert command[command.index("--dtype") + 1] == "bfloat16"
 
 
 def test_api_key_name_not_value_goes_to_config_yaml():

@@ -35,7 +35,7 @@ def teacher_endpoint(config: Config, rd: RunDir, progress: Reporter) -> Iterator
     if config.teacher.base_url:
         yield config.teacher.base_url, config.teacher.model
         return
-    from ioa.teacher.local_server import LocalTeacherServer, ensure_teacher_folder
+    from ioa.teacher.local_server import LocalTeacherServer, ensure_teacher_folder, serve_dtype
 
     folder = ensure_teacher_folder(progress=lambda msg: progress.node("setup", 0, msg))
     progress.node("setup", 0, "starting the local teacher server (transformers serve)")
@@ -47,6 +47,7 @@ def teacher_endpoint(config: Config, rd: RunDir, progress: Reporter) -> Iterator
         threads=config.teacher.serve_threads,
         continuous_batching=config.teacher.serve_continuous_batching,
         concurrency=config.teacher.serve_concurrency,
+        dtype=serve_dtype(config.teacher.serve_dtype),
     ) as server:
         yield server.base_url, server.model_name
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 
 from ioa.bundled import SMOLLM2_GGUF_SHA256, bundled_teacher_gguf
-from ioa.errors import IOAError, RuntimeFailure
+from ioa.errors import IOAError, RuntimeFailure, UsageError
 
 TEACHER_FOLDER_PREFIX = "smollm2-135m-instruct"
 MARKER = ".ioa-complete.json"
@@ -47,6 +47,25 @@ TOKENS_PER_REQUEST = 2048
 J exercises fits well within it (ioa.lengths sizes the completion caps; SmolLM2's own window is 8192)."""
 CB_PAGE = 256
 """transformers' paged-cache page, in tokens."""
+
+
+def serve_dtype(choice: str = "auto") -> str:
+    """The ``--dtype`` the embedded server runs in: ``choice``, or for 'auto' bfloat16 where it is native.
+
+    On a CPU with AMX or AVX512-BF16 (oneDNN runs bf16 matmuls there) SmolLM2-135M decodes about 1.7 times as fast
+    in bf16 as in fp32 and answers the default domain's probes alike; elsewhere the CPU emulates bf16 and fp32 wins.
+    """
+    if choice not in ("auto", "bfloat16", "float32"):
+        raise UsageError(f"teacher dtype must be auto, bfloat16 or float32, not {choice!r}")
+    if choice != "auto":
+        return choice
+    import torch
+
+    if torch.cuda.is_available():
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")  # private, hence the getattr
+    native = (getattr(torch.cpu, probe, lambda: False)() for probe in probes)
+    return "bfloat16" if any(native) else "float32"
 
 
 def default_cache_dir() -> Path:
@@ -188,6 +207,7 @@ class LocalTeacherServer:
         continuous_batching: bool = False,
         concurrency: int = 16,
         threads: int | None = 1,
+        dtype: str = "float32",
     ) -> None:
         self.folder = Path(folder)
         self.port = port
@@ -196,6 +216,7 @@ class LocalTeacherServer:
         self.continuous_batching = continuous_batching
         self.concurrency = concurrency
         self.threads = threads
+        self.dtype = dtype
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -216,7 +237,7 @@ class LocalTeacherServer:
     def command(self) -> list[str]:
         """The server's command line (the port must be resolved first)."""
         cmd = [sys.executable, "-c", _SERVE_BOOTSTRAP, str(os.getpid()), "serve", str(self.folder)]
-        cmd += ["--host", "127.0.0.1", "--port", str(self.port), "--dtype", "float32"]
+        cmd += ["--host", "127.0.0.1", "--port", str(self.port), "--dtype", self.dtype]
         if self.continuous_batching:
             # Left alone, the paged cache takes 90% of the free memory (the CPU's RAM here): 14 GB on a 24 GB machine,
             # enough for the kernel to kill it beside anything else. It is sized for the requests in flight instead.
