@@ -177,3 +177,35 @@ def test_the_frontier_finishes_when_every_module_is_mastered(tmp_path) -> None:
     done = dataclasses.replace(state, p_student=dict.fromkeys(state.modules, 1.0))
     update, (decision,) = _plan(tmp_path, done, FRONTIER)
     assert update["next"] == "finish" and decision["decision"] == "finish"
+
+
+def test_a_dependent_beyond_the_teacher_adds_no_severity_to_its_prerequisite(tmp_path) -> None:
+    """Words, with comparatives at the floor (P_T 0.5) and superlatives below it: comparatives must not outrank
+    the other untaught modules on account of superlatives, which no curriculum will teach."""
+    from ioa.agents.curriculum import build_curriculum
+
+    domain = get_domain("words", 0)
+    modules = [m.id for m in domain.modules]
+    p_teacher = {**dict.fromkeys(modules, 0.75), "degree/comparative": 0.5, "degree/superlative": 0.33}
+    state = IOAState(
+        round=0,
+        modules=modules,
+        p_teacher=p_teacher,
+        p_student=dict.fromkeys(modules, 0.0),
+        history=[dict.fromkeys(modules, 0.0)],
+        edges=[(m.prerequisites[0], m.id) for m in domain.modules if m.prerequisites],
+    )
+    svc = Services(
+        config=_stages(),
+        run_dir=RunDir(tmp_path),
+        domain=domain,
+        teacher=None,  # type: ignore[arg-type]
+        memory=None,  # type: ignore[arg-type]
+        tracer=Tracer(tmp_path / "traces.jsonl"),
+        tokenizer_dir=tmp_path,
+    )
+    build_curriculum(state, svc, exclude={"degree/superlative", "past/regular"})
+    (event,) = [e for e in read_traces(tmp_path / "traces.jsonl") if e["kind"] == "curriculum"]
+    assert event["severity"]["degree/comparative"] == event["severity"]["capitals"] == 0.7
+    assert event["severity"]["plural/regular"] == 1.0  # its dependents are all teachable
+    assert event["targets"] == ["plural/regular", "capitals"]

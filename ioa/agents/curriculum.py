@@ -25,7 +25,9 @@ def build_curriculum(
     deficient = {k for k in state.modules if delta[k] > cfg.tau_gap and k not in exclude}
     dep = rules.dependency_strengths(state.history, p_t, cfg.tau_high, cfg.tau_low)
     edges, removed = rules.refine_edges(state.edges, dep, state.modules, cfg.tau_dep)
-    severity = rules.severity(delta, dep, edges, cfg.alpha)
+    # A dependent no curriculum will teach (beyond the teacher, set aside) unlocks nothing, so it adds no urgency to
+    # its prerequisite: otherwise comparatives outrank capitals for the sake of superlatives the teacher cannot do.
+    severity = rules.severity(delta, dep, [e for e in edges if e[1] not in exclude], cfg.alpha)
     # The frontier schedule teaches every deficient module as soon as it is ready, so all are targets.
     fraction = 1.0 if cfg.schedule == "frontier" else cfg.target_fraction
     targets = rules.select_targets(severity, deficient, fraction)
