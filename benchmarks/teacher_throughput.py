@@ -16,7 +16,8 @@ column. Results go to stdout as a table.
 
     python benchmarks/teacher_throughput.py --server latency --delay 1 --concurrency 1,8,16,32
     python benchmarks/teacher_throughput.py --server embedded --concurrency 4,8,16 --requests 32 --max-tokens 64
-    python benchmarks/teacher_throughput.py --server embedded --batching on --concurrency 16 --max-tokens 96
+    python benchmarks/teacher_throughput.py --server embedded --batching on --concurrency 16 --requests 32 \
+        --max-tokens 96 --context 36
 """
 
 from __future__ import annotations
@@ -92,14 +93,16 @@ def latency_server(delay_s: float) -> Iterator[tuple[str, str]]:
         server.server_close()
 
 
-def measure(url: str, model: str, concurrency: int, requests: int, max_tokens: int) -> dict[str, Any]:
-    """Requests/s and completion tokens/s for ``requests`` distinct questions, ``concurrency`` at a time."""
+def measure(url: str, model: str, concurrency: int, requests: int, max_tokens: int, context: int = 0) -> dict[str, Any]:
+    """Requests/s and completion tokens/s for ``requests`` distinct questions, ``concurrency`` at a time, each after
+    ``context`` sentences of lesson text (a synthesis request's prompt is 450-620 tokens, a probe's about 40)."""
     work = Path(tempfile.mkdtemp(prefix="ioa-bench-"))
     cfg = TeacherConfig(model=model, base_url=url, max_concurrency=concurrency, timeout_s=600)
     teacher = ChatTeacher(
         build_chat_model(cfg, url, None), cfg, Tracer(work / "traces.jsonl"), TeacherCache(work / "c")
     )
-    questions = [{"question": f"What is {17 + i} + {26 + 3 * i}? Explain briefly."} for i in range(requests)]
+    lesson = "Most nouns take -s in the plural: one cat, two cats. " * context
+    questions = [{"question": f"{lesson}What is {17 + i} + {26 + 3 * i}? Explain briefly."} for i in range(requests)]
     teacher.run("answer_probe", [{"question": "warm-up"}], round=0, node="warmup", temperature=0.0, max_tokens=8)
     before = teacher.snapshot()
     start = time.perf_counter()
@@ -124,7 +127,7 @@ def bench_latency(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     with latency_server(args.delay) as (url, model):
         for c in args.concurrency:
-            row = measure(url, model, c, args.requests or 2 * c, args.max_tokens)
+            row = measure(url, model, c, args.requests or 2 * c, args.max_tokens, args.context)
             row["ratio"] = round(row["requests_per_s"] / (c / args.delay), 2)
             rows.append({"server": f"latency {args.delay:g} s", **row})
     return rows
@@ -144,10 +147,11 @@ def bench_embedded(args: argparse.Namespace) -> list[dict[str, Any]]:
         )
         try:
             with server as srv:
-                one = measure(srv.base_url, srv.model_name, 1, args.requests or 8, args.max_tokens)
+                url, model = srv.base_url, srv.model_name
+                one = measure(url, model, 1, args.requests or 8, args.max_tokens, args.context)
                 rows.append({"server": name, **one, "ratio": 1.0})
                 for c in [c for c in args.concurrency if c != 1]:
-                    many = measure(srv.base_url, srv.model_name, c, args.requests or 2 * c, args.max_tokens)
+                    many = measure(url, model, c, args.requests or 2 * c, args.max_tokens, args.context)
                     rows.append(
                         {"server": name, **many, "ratio": round(many["requests_per_s"] / one["requests_per_s"], 2)}
                     )
@@ -171,17 +175,17 @@ def dtype_ratios(rows: list[dict[str, Any]], dtypes: list[str]) -> list[str]:
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     print(f"cpu cores: {os.cpu_count()}, load average at end: {os.getloadavg()[0]:.1f}")
-    print(f"{'server':<34}{'conc':>5}{'reqs':>6}{'ok':>5}{'retries':>8}{'s':>8}{'req/s':>9}{'tok/s':>8}{'ratio':>7}")
+    print(f"{'server':<44}{'conc':>5}{'reqs':>6}{'ok':>5}{'retries':>8}{'s':>8}{'req/s':>9}{'tok/s':>8}{'ratio':>7}")
     for row in rows:
         if "error" in row:
-            print(f"{row['server']:<34} failed: {row['error']}")
+            print(f"{row['server']:<44} failed: {row['error']}")
             continue
         print(
-            f"{row['server']:<34}{row['concurrency']:>5}{row['requests']:>6}{row['ok']:>5}{row['retries']:>8}"
+            f"{row['server']:<44}{row['concurrency']:>5}{row['requests']:>6}{row['ok']:>5}{row['retries']:>8}"
             f"{row['seconds']:>8}{row['requests_per_s']:>9}{row['completion_tokens_per_s']:>8}{row['ratio']:>7}"
         )
         if row["first_error"]:
-            print(f"{'':<34}first error: {row['first_error']}")
+            print(f"{'':<44}first error: {row['first_error']}")
 
 
 def main() -> None:
@@ -193,6 +197,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=0, help="requests per measurement (0: twice the concurrency)")
     parser.add_argument("--delay", type=float, default=1.0, help="latency server: seconds per request")
     parser.add_argument("--max-tokens", type=int, default=24, help="completion cap per request")
+    parser.add_argument(
+        "--context", type=int, default=0, help="sentences of lesson text before each question (36: a synthesis prompt)"
+    )
     parser.add_argument("--threads", type=int, default=TeacherConfig().serve_threads, help="embedded: torch threads")
     parser.add_argument(
         "--batching", choices=["both", "off", "on"], default="both", help="embedded: continuous batching"

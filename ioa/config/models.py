@@ -52,8 +52,8 @@ class TeacherConfig(Section):
     serve_dtype: Literal["auto", "bfloat16", "float32"] = Field(
         "auto",
         description="dtype the embedded server computes in; 'auto' is bfloat16 where the CPU has native bf16 "
-        "(AMX or AVX512-BF16) or on a GPU, else float32. On the 2-core reference machine bf16 decodes about 1.7 "
-        "times as fast and answers the probes alike (docs/benchmarks.md, teacher throughput).",
+        "(AMX or AVX512-BF16) or on a GPU, else float32. On the 2-core reference machine bf16 decodes 16 synthesis "
+        "requests 2.1 times as fast and answers the probes alike (docs/benchmarks.md, teacher throughput).",
     )
     serve_continuous_batching: bool = Field(
         True,
