@@ -53,7 +53,7 @@ class TeacherConfig(Section):
         "auto",
         description="dtype the embedded server computes in; 'auto' is bfloat16 where the CPU has native bf16 "
         "(AMX or AVX512-BF16) or on a GPU, else float32. On the 2-core reference machine bf16 decodes 16 synthesis "
-        "requests 2.1 times as fast; its rounding depends on batching, so P_T may move by one probe between runs, "
+        "requests 2.1 times as fast; its rounding depends on batching, so P_T may move by a probe or two between runs, "
         "where float32 repeats it exactly (docs/teacher.md).",
     )
     serve_continuous_batching: bool = Field(

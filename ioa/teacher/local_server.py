@@ -53,7 +53,7 @@ def serve_dtype(choice: str = "auto") -> str:
     """The ``--dtype`` the embedded server runs in: ``choice``, or for 'auto' bfloat16 where it is native.
 
     On a CPU with AMX or AVX512-BF16 (oneDNN runs bf16 matmuls there) SmolLM2-135M decodes 16 synthesis requests 2.1
-    times as fast in bf16 as in fp32 (its greedy answers may differ by batch, so P_T can move by one probe between
+    times as fast in bf16 as in fp32 (its greedy answers may differ by batch, so P_T can move by a probe or two between
     runs: docs/teacher.md); elsewhere the CPU emulates bf16 and fp32 is faster.
     """
     if choice not in ("auto", "bfloat16", "float32"):
