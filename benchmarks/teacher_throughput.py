@@ -140,7 +140,7 @@ def bench_embedded(args: argparse.Namespace) -> list[dict[str, Any]]:
     folder = ensure_teacher_folder()
     rows: list[dict[str, Any]] = []
     for dtype, batching in product(args.dtypes, {"both": (False, True), "off": (False,), "on": (True,)}[args.batching]):
-        name = ("continuous batching" if batching else "default") + f", {args.threads} threads, {dtype}"
+        name = ("continuous batching" if batching else "default") + f", {args.threads} threads"
         log = Path(tempfile.mkstemp(prefix="ioa-bench-teacher-", suffix=".log")[1])
         server = LocalTeacherServer(
             folder, log_path=log, continuous_batching=batching, threads=args.threads, dtype=dtype
@@ -149,14 +149,19 @@ def bench_embedded(args: argparse.Namespace) -> list[dict[str, Any]]:
             with server as srv:
                 url, model = srv.base_url, srv.model_name
                 one = measure(url, model, 1, args.requests or 8, args.max_tokens, args.context)
-                rows.append({"server": name, **one, "ratio": 1.0})
+                rows.append({"server": name, "dtype": dtype, **one, "ratio": 1.0})
                 for c in [c for c in args.concurrency if c != 1]:
                     many = measure(url, model, c, args.requests or 2 * c, args.max_tokens, args.context)
                     rows.append(
-                        {"server": name, **many, "ratio": round(many["requests_per_s"] / one["requests_per_s"], 2)}
+                        {
+                            "server": name,
+                            "dtype": dtype,
+                            **many,
+                            "ratio": round(many["requests_per_s"] / one["requests_per_s"], 2),
+                        }
                     )
         except Exception as exc:  # noqa: BLE001 - a mode that does not work is a result too
-            rows.append({"server": name, "error": f"{type(exc).__name__}: {exc} (log {log})"})
+            rows.append({"server": name, "dtype": dtype, "error": f"{type(exc).__name__}: {exc} (log {log})"})
     return rows
 
 
@@ -165,23 +170,28 @@ def dtype_ratios(rows: list[dict[str, Any]], dtypes: list[str]) -> list[str]:
     if len(dtypes) != 2:
         return []
     base, other = dtypes
-    tok_s = {(r["server"], r["concurrency"]): r["completion_tokens_per_s"] for r in rows if "error" not in r}
-    lines = []
-    for (server, conc), rate in tok_s.items():
-        if server.endswith(f", {base}") and (paired := tok_s.get((server.removesuffix(base) + other, conc))):
-            lines.append(f"{server.removesuffix(', ' + base)}, concurrency {conc}: {other}/{base} {paired / rate:.2f}")
-    return lines
+    measured = [r for r in rows if "error" not in r]
+    tok_s = {(r["server"], r["concurrency"], r["dtype"]): r["completion_tokens_per_s"] for r in measured}
+    return [
+        f"{server}, concurrency {conc}: {other}/{base} {tok_s[server, conc, other] / rate:.2f}"
+        for (server, conc, dtype), rate in tok_s.items()
+        if dtype == base and (server, conc, other) in tok_s
+    ]
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     print(f"cpu cores: {os.cpu_count()}, load average at end: {os.getloadavg()[0]:.1f}")
-    print(f"{'server':<44}{'conc':>5}{'reqs':>6}{'ok':>5}{'retries':>8}{'s':>8}{'req/s':>9}{'tok/s':>8}{'ratio':>7}")
+    print(
+        f"{'server':<34}{'dtype':<10}{'conc':>5}{'reqs':>6}{'ok':>5}{'retries':>8}{'s':>8}{'req/s':>9}{'tok/s':>8}"
+        f"{'ratio':>7}"
+    )
     for row in rows:
+        head = f"{row['server']:<34}{row.get('dtype', '-'):<10}"  # the latency server has no dtype
         if "error" in row:
-            print(f"{row['server']:<44} failed: {row['error']}")
+            print(f"{head} failed: {row['error']}")
             continue
         print(
-            f"{row['server']:<44}{row['concurrency']:>5}{row['requests']:>6}{row['ok']:>5}{row['retries']:>8}"
+            f"{head}{row['concurrency']:>5}{row['requests']:>6}{row['ok']:>5}{row['retries']:>8}"
             f"{row['seconds']:>8}{row['requests_per_s']:>9}{row['completion_tokens_per_s']:>8}{row['ratio']:>7}"
         )
         if row["first_error"]:

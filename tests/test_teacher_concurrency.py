@@ -59,10 +59,11 @@ def test_the_client_keeps_up_with_a_latency_bound_server(concurrency):
 
 
 def test_the_benchmark_pairs_each_dtype_row_with_its_baseline():
+    cb = {"server": "continuous batching, 2 threads", "concurrency": 16}
     rows = [
-        {"server": "continuous batching, 2 threads, float32", "concurrency": 16, "completion_tokens_per_s": 40.0},
-        {"server": "continuous batching, 2 threads, bfloat16", "concurrency": 16, "completion_tokens_per_s": 70.0},
-        {"server": "default, 2 threads, bfloat16", "error": "failed"},
+        {**cb, "dtype": "float32", "completion_tokens_per_s": 40.0},
+        {**cb, "dtype": "bfloat16", "completion_tokens_per_s": 70.0},
+        {"server": "default, 2 threads", "dtype": "bfloat16", "error": "failed"},
     ]
     lines = _benchmark().dtype_ratios(rows, ["float32", "bfloat16"])
     assert lines == ["continuous batching, 2 threads, concurrency 16: bfloat16/float32 1.75"]

@@ -8,6 +8,9 @@ from pydantic import Field
 
 from ioa.config.section import Section
 
+ServeDType = Literal["auto", "bfloat16", "float32"]
+"""What the embedded teacher server computes in (``teacher.serve_dtype``, ``ioa teacher serve --dtype``)."""
+
 
 class TeacherConfig(Section):
     """The teacher LLM, reached over an OpenAI-compatible HTTP endpoint."""
@@ -49,7 +52,7 @@ class TeacherConfig(Section):
         description="torch CPU threads of the embedded server (0 leaves torch's default); the student waits while "
         "the teacher works, so the server may use the cores (docs/benchmarks.md, teacher throughput).",
     )
-    serve_dtype: Literal["auto", "bfloat16", "float32"] = Field(
+    serve_dtype: ServeDType = Field(
         "auto",
         description="dtype the embedded server computes in; 'auto' is bfloat16 where the CPU has native bf16 "
         "(AMX or AVX512-BF16) or on a GPU, else float32. On the 2-core reference machine bf16 decodes 16 synthesis "

@@ -23,8 +23,10 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import get_args
 
 from ioa.bundled import SMOLLM2_GGUF_SHA256, bundled_teacher_gguf
+from ioa.config.models import ServeDType
 from ioa.errors import IOAError, RuntimeFailure, UsageError
 
 TEACHER_FOLDER_PREFIX = "smollm2-135m-instruct"
@@ -56,8 +58,9 @@ def serve_dtype(choice: str = "auto") -> str:
     times as fast in bf16 as in fp32 (its greedy answers may differ by batch, so P_T can move by a probe or two between
     runs: docs/teacher.md); elsewhere the CPU emulates bf16 and fp32 is faster.
     """
-    if choice not in ("auto", "bfloat16", "float32"):
-        raise UsageError(f"teacher dtype must be auto, bfloat16 or float32, not {choice!r}")
+    *others, last = names = get_args(ServeDType)
+    if choice not in names:
+        raise UsageError(f"teacher dtype must be {', '.join(others)} or {last}, not {choice!r}")
     if choice != "auto":
         return choice
     import torch
