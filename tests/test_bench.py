@@ -151,8 +151,8 @@ def test_a_trials_training_items_diagnostic_probes_and_held_out_items_are_disjoi
 
 
 def test_every_round_based_strategy_gets_the_graphs_recipe(domain, tmp_path, monkeypatch):
-    """Each round trains its epochs less the half kept back, replays only modules the round does not teach, and
-    consolidation spends the kept-back epochs over everything taught: passes and steps are counted."""
+    """Each round trains its epochs less the half kept back, with a share of every earlier example drawn each
+    epoch, and consolidation spends the kept-back epochs over everything taught: passes and steps are counted."""
     from types import SimpleNamespace
 
     from ioa.bench import trial as trial_module
@@ -161,9 +161,10 @@ def test_every_round_based_strategy_gets_the_graphs_recipe(domain, tmp_path, mon
 
     fits = []
 
-    def fake_train(student, data, cfg, out_dir):
-        fits.append((out_dir.name, cfg.epochs, [e.prompt for e in data]))
-        return SimpleNamespace(steps=cfg.epochs * len(data))
+    def fake_train(student, data, cfg, out_dir, replay=None):
+        pool = [e.prompt for e in replay.pool] if replay else []
+        fits.append((out_dir.name, cfg.epochs, [e.prompt for e in data], pool, replay.per_epoch if replay else 0))
+        return SimpleNamespace(steps=cfg.epochs * (len(data) + min(len(pool), fits[-1][4])))
 
     monkeypatch.setattr(trial_module, "train_student", fake_train)
     config = trial_config(load_config(None, ["training.replay_fraction=0.5"], environ={}), 0, 1e-3)
@@ -177,18 +178,21 @@ def test_every_round_based_strategy_gets_the_graphs_recipe(domain, tmp_path, mon
     trial.train(None, sub)
     trial.consolidate(None)
     epochs, kept = config.bench.epochs, config.bench.epochs // 2
-    assert [(name, e) for name, e, _ in fits] == [
+    assert [(name, e) for name, e, *_ in fits] == [
         ("round_1", epochs - kept),
         ("round_2", epochs - kept),
         ("round_3", epochs - kept),
         ("consolidate", kept),
     ]
-    round_2, round_3 = fits[1][2], fits[2][2]
-    assert round_2 == [e.prompt for e in more]  # it teaches addition and subtraction: nothing else to replay
-    replayed = round_3[len(sub) :]
-    assert len(replayed) == 4 and {trial._module_of[p] for p in replayed} == {"arithmetic/addition"}
+    prompts = [[e.prompt for e in batch] for batch in (add, more, sub)]
+    # Half replay: as many drawn per epoch as there are new examples, from everything earlier.
+    assert [(f[2], f[3], f[4]) for f in fits[:3]] == [
+        (prompts[0], [], 0),
+        (prompts[1], prompts[0], 4),
+        (prompts[2], prompts[0] + prompts[1], 4),
+    ]
     assert sorted(fits[3][2]) == sorted(e.prompt for e in add + more + sub)
-    assert trial.passes == trial.steps == (epochs - kept) * (4 + 4 + 8) + kept * 12
+    assert trial.passes == trial.steps == (epochs - kept) * (4 + 8 + 8) + kept * 12
 
 
 def test_the_warm_student_knows_a_seed_chosen_part_of_the_domain(domain):

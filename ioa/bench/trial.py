@@ -7,7 +7,6 @@ diagnostic probes a strategy may look at, and the held-out probes only the bench
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ from ioa.domains.base import Task
 from ioa.graph.ablations import verbatim_target
 from ioa.student_train import Example, Student, load_student, train_student
 from ioa.student_train.generate import answer_and_count
-from ioa.student_train.train import consolidation_epochs, replay_count, round_epochs
+from ioa.student_train.train import Replay, consolidation_epochs, replay_count, round_epochs
 from ioa.teacher.protocol import Request, Teacher
 
 CAPPED = frozenset({"worked_solution", "synthesize_new", "synthesize_remedial", "synthesize_bridging"})
@@ -99,8 +98,6 @@ class Trial:
     last_cut: int = 0
     """Held-out answers the evaluation cap cut off at the latest evaluation point."""
     _pool: list[Example] = field(default_factory=list)
-    _module_of: dict[str, str] = field(default_factory=dict)
-    """Prompt -> module of every exercise handed out: replay keeps to modules a round does not teach."""
     _held_out: list[Task] = field(default_factory=list)
     _eval_cap: int = 0
     _rounds: int = 0
@@ -126,7 +123,6 @@ class Trial:
             if n > 0
             for t in self.domain.exercises(module, level, n, base + level * 101 + self.modules.index(module))
         ]
-        self._module_of.update((t.question, t.module) for t in tasks)
         return tasks
 
     def synthesize(self, tasks: list[Task], round_: int) -> list[Example]:
@@ -163,17 +159,17 @@ class Trial:
 
     def train(self, student: Student, new: list[Example]) -> None:
         """One round, on the graph's terms: its epochs less those kept back for consolidation, over the new
-        examples plus ``training.replay_fraction`` of earlier ones from modules the round does not teach."""
+        examples plus, each epoch, ``training.replay_fraction`` drawn afresh from every earlier one (no tier weighs
+        more: only IOA diagnoses which modules are slipping)."""
         if not new:
             return
         cfg = self.config.training
         self._rounds += 1
-        n_replay = replay_count(cfg, len(new))
-        taught = {self._module_of[e.prompt] for e in new}
-        earlier = [e for e in self._pool if self._module_of[e.prompt] not in taught]
-        replay = random.Random(cfg.seed + self._rounds).sample(earlier, min(n_replay, len(earlier)))
-        data = new + replay
-        self._fit(student, data, round_epochs(student, cfg, len(data)), f"round_{self._rounds}")
+        per_epoch = replay_count(cfg, len(new))
+        replay = Replay(list(self._pool), [1.0] * len(self._pool), per_epoch) if self._pool and per_epoch else None
+        drawn = min(per_epoch, len(self._pool)) if replay else 0
+        epochs = round_epochs(student, cfg, len(new) + drawn)
+        self._fit(student, new, epochs, f"round_{self._rounds}", seed=cfg.seed + self._rounds, replay=replay)
         self._pool += new
 
     def consolidate(self, student: Student) -> None:
@@ -183,10 +179,18 @@ class Trial:
         if self._pool and kept:
             self._fit(student, self._pool, kept, "consolidate", seed=cfg.seed + self._rounds + 1)
 
-    def _fit(self, student: Student, data: list[Example], epochs: int, name: str, seed: int | None = None) -> None:
+    def _fit(
+        self,
+        student: Student,
+        data: list[Example],
+        epochs: int,
+        name: str,
+        seed: int | None = None,
+        replay: Replay | None = None,
+    ) -> None:
         cfg = self.config.training.model_copy(update={"epochs": epochs, **({"seed": seed} if seed is not None else {})})
-        result = train_student(student, data, cfg, self.work_dir / name)
-        self.passes += epochs * len(data)
+        result = train_student(student, data, cfg, self.work_dir / name, replay=replay)
+        self.passes += epochs * (len(data) + (min(replay.per_epoch, len(replay.pool)) if replay else 0))
         self.steps += result.steps
 
     def eval_cap(self, student: Student) -> int:

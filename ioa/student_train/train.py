@@ -7,6 +7,7 @@ processes, each rank trains on its share of every batch and accelerate averages 
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -35,6 +36,21 @@ class Example:
     """The answer text the student should produce."""
 
 
+@dataclass(frozen=True)
+class Replay:
+    """Earlier examples rehearsed beside a round's new ones: ``per_epoch`` of them, drawn anew every epoch without
+    replacement, each in proportion to its weight. A round of many epochs thus brings back most of a small pool, the
+    heavier examples first and most often, at the cost of a fixed draw of ``per_epoch``."""
+
+    pool: list[Example]
+    weights: list[float]
+    per_epoch: int
+
+    def __post_init__(self) -> None:
+        if len(self.weights) != len(self.pool) or any(w <= 0 for w in self.weights):
+            raise ValueError("replay needs one positive weight per pooled example")
+
+
 @dataclass
 class TrainResult:
     """What one call of ``train_student`` did."""
@@ -42,7 +58,7 @@ class TrainResult:
     steps: int
     """Optimizer steps."""
     examples: int
-    """Examples trained on (those with at least one target token left after cutting)."""
+    """Examples in each epoch (those with at least one target token left after cutting), replayed ones included."""
     tokens: int
     """Non-padding tokens fed to the model, over all epochs."""
     loss_first: float
@@ -109,8 +125,8 @@ def round_epochs(student: Student, cfg: TrainingConfig, examples: int) -> int:
 
 
 def replay_count(cfg: TrainingConfig, new: int) -> int:
-    """Earlier examples to replay with a round's ``new`` ones, so that they are ``training.replay_fraction`` of the
-    batch."""
+    """Earlier examples to replay in each epoch beside a round's ``new`` ones, so that they are
+    ``training.replay_fraction`` of what the round trains on."""
     return round(cfg.replay_fraction * new / (1 - cfg.replay_fraction))
 
 
@@ -133,6 +149,24 @@ def _encode(student: Student, examples: list[Example], max_len: int) -> tuple[li
         if len(ids) > len(p):  # a prompt that fills the whole window leaves nothing to learn
             encoded.append((ids, len(p)))
     return encoded, cut
+
+
+def _encode_replay(student: Student, replay: Replay | None, max_len: int) -> tuple[list[tuple[list[int], int]], list[float]]:
+    """The replay pool encoded as ``_encode`` does, with the weights of the examples that keep a target token."""
+    rows: list[tuple[list[int], int]] = []
+    weights: list[float] = []
+    for example, weight in zip(replay.pool, replay.weights, strict=True) if replay else ():
+        encoded, _ = _encode(student, [example], max_len)
+        rows += encoded
+        weights += [weight] * len(encoded)
+    return rows, weights
+
+
+def _weighted_sample(weights: list[float], k: int, rng: random.Random) -> list[int]:
+    """``k`` distinct indices, each drawn in proportion to its weight (Efraimidis and Spirakis: the k largest
+    u ** (1 / w))."""
+    keys = [rng.random() ** (1 / w) for w in weights]
+    return sorted(range(len(weights)), key=keys.__getitem__, reverse=True)[:k]
 
 
 def _collate(rows: list[tuple[list[int], int]], pad_id: int) -> dict[str, torch.Tensor]:
@@ -192,8 +226,10 @@ def train_student(
     progress: Callable[[int, int, float], None] | None = None,
     *,
     max_len: int | None = None,
+    replay: Replay | None = None,
 ) -> TrainResult:
-    """Fine-tune the student on ``examples`` (``default_epochs`` epochs), save it to ``out_dir``, leave it in eval mode.
+    """Fine-tune the student on ``examples`` (``default_epochs`` epochs), each epoch with ``replay.per_epoch`` earlier
+    examples drawn afresh beside them; save it to ``out_dir``, leave it in eval mode.
 
     ``progress(step, total_steps, loss)`` is called after every optimizer step. Under ``accelerate launch`` every
     rank calls this with the same arguments: a batch stays ``cfg.batch_size`` examples per optimizer step, split
@@ -209,12 +245,15 @@ def train_student(
     data, cut = _encode(student, examples, max_len or student.context_window())
     if not data:
         raise ValueError("no training example has a target token within the training sequence length")
+    pool, weights = _encode_replay(student, replay, max_len or student.context_window())
+    drawn = min(replay.per_epoch, len(pool)) if replay else 0
 
     # Every round reseeds from training.seed (recorded in hparams.json) and starts its schedule at step 0, so a round
     # redone after a resume draws the same order, dropout and learning rates; AdamW's state is what carries over.
     torch.manual_seed(cfg.seed)  # dropout (LoRA) draws from the global generator
     order_rng = torch.Generator().manual_seed(cfg.seed)  # same seed on every rank: all ranks agree on the order
-    steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
+    replay_rng = random.Random(cfg.seed)  # likewise for the replayed examples
+    steps_per_epoch = math.ceil((len(data) + drawn) / cfg.batch_size)
     total = epochs * steps_per_epoch
     params = [p for p in student.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
@@ -234,9 +273,10 @@ def train_student(
     model.train()
     step, tokens, losses = 0, 0, []
     for _ in range(epochs):
-        order = torch.randperm(len(data), generator=order_rng).tolist()
+        epoch = data + [pool[i] for i in _weighted_sample(weights, drawn, replay_rng)]
+        order = torch.randperm(len(epoch), generator=order_rng).tolist()
         for start in range(0, len(order), cfg.batch_size):
-            rows = [data[i] for i in order[start : start + cfg.batch_size]]
+            rows = [epoch[i] for i in order[start : start + cfg.batch_size]]
             # This rank's share; a batch that does not split evenly repeats its last example on the short ranks,
             # so that every rank runs forward and backward at every step.
             with accelerator.split_between_processes(rows, apply_padding=True) as mine:
@@ -265,7 +305,7 @@ def train_student(
 
     seconds = time.perf_counter() - started
     result = TrainResult(
-        step, len(data), tokens, losses[0], losses[-1], seconds, str(out_dir), accelerator.num_processes, cut
+        step, len(data) + drawn, tokens, losses[0], losses[-1], seconds, str(out_dir), accelerator.num_processes, cut
     )
     hparams = {
         "training": cfg.model_dump(mode="json"),
@@ -273,7 +313,8 @@ def train_student(
         "finetune": student.finetune,
         "lr": lr,
         "epochs": epochs,
-        "examples": len(examples),
+        "examples": len(examples) + drawn,
+        "replay": {"per_epoch": drawn, "pool": len(pool)},
         "result": asdict(result),
     }
     accelerator.wait_for_everyone()
