@@ -67,9 +67,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _body(self) -> bytes:
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, headers: dict[str, str] | None = None, content_type: str = "application/json"
+    ) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Connection", "close")
         for k, v in (headers or {}).items():
@@ -84,7 +86,8 @@ class FakeOpenAIServer:
 
     ``models`` are listed at ``GET /v1/models``; without them that route is missing, as on a server that keeps no
     list (the run's preflight then checks only that the server answers). ``cut`` stops a reply at the request's
-    ``max_tokens``, counting words as tokens, with finish reason "length".
+    ``max_tokens``, counting words as tokens, with finish reason "length". A request with ``stream: true`` gets its
+    reply as an event stream (``event_stream``).
     """
 
     def __init__(
@@ -97,6 +100,7 @@ class FakeOpenAIServer:
         self.models = models
         self.cut = cut
         self.request_times: list[float] = []
+        self.bodies: list[dict[str, Any]] = []
         outer = self
 
         class Handler(_Handler):
@@ -110,6 +114,7 @@ class FakeOpenAIServer:
             def do_POST(self) -> None:
                 request = json.loads(self._body())
                 outer.request_times.append(time.monotonic())
+                outer.bodies.append(request)
                 text = outer.reply(request["messages"])
                 # With ``cut``, a word stands for a token: a reply longer than the request's cap stops there, as a
                 # server's does (off by default: scripted replies are written to be read whole).
@@ -119,7 +124,11 @@ class FakeOpenAIServer:
                 reply = completion(" ".join(words[:cap]) if cut else text, request.get("model", "fake"))
                 if cut:
                     reply["choices"][0]["finish_reason"] = "length"
-                self._send(200, json.dumps(reply).encode())
+                if request.get("stream"):
+                    usage = (request.get("stream_options") or {}).get("include_usage", False)
+                    self._send(200, event_stream(reply, usage), content_type="text/event-stream")
+                else:
+                    self._send(200, json.dumps(reply).encode())
 
         self._httpd = _Server(("127.0.0.1", 0), Handler)
 
@@ -149,6 +158,37 @@ def completion(text: str, model: str) -> dict[str, Any]:
         "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13},
     }
+
+
+def event_stream(reply: dict[str, Any], usage: bool) -> bytes:
+    """A completion as a server streams it (``stream: true``): a chunk per word, the finish reason in the last one,
+    then the usage when asked for (``stream_options.include_usage``), then ``[DONE]``."""
+    choice = reply["choices"][0]
+    words = choice["message"]["content"].split(" ")
+    pieces = [w if i == 0 else " " + w for i, w in enumerate(words)] if choice["message"]["content"] else []
+    base = {"id": reply["id"], "object": "chat.completion.chunk", "created": reply["created"], "model": reply["model"]}
+    chunks = [{**base, "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]} for p in pieces]
+    chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]})
+    if usage:
+        chunks.append({**base, "choices": [], "usage": reply["usage"]})
+    return b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+
+
+def emptied(data: bytes, streamed: bool) -> bytes:
+    """A reply, JSON or event stream, with its text taken out."""
+    if not streamed:
+        reply = json.loads(data)
+        reply["choices"][0]["message"]["content"] = ""
+        return json.dumps(reply).encode()
+    lines = []
+    for line in data.split(b"\n"):
+        if line.startswith(b"data: {"):
+            chunk = json.loads(line[6:])
+            for choice in chunk.get("choices", []):
+                choice["delta"].pop("content", None)
+            line = b"data: " + json.dumps(chunk).encode()
+        lines.append(line)
+    return b"\n".join(lines)
 
 
 class FaultProxy:
@@ -228,10 +268,10 @@ class FaultProxy:
             conn.close()
 
     def _forward(self, handler: _Handler, method: str, body: bytes) -> None:
-        status, data, _ = self._upstream(method, handler.path, body, handler.headers)
+        status, data, content_type = self._upstream(method, handler.path, body, handler.headers)
         with self._lock:
             self.forwarded += 1
-        handler._send(status, data)
+        handler._send(status, data, content_type=content_type)
 
     def _inject(self, handler: _Handler, fault: str, body: bytes) -> None:
         if fault == "rate_limited":
@@ -251,13 +291,12 @@ class FaultProxy:
         elif fault == "invalid_json":
             handler._send(200, b'{"id": "chatcmpl-broken", "choices": [{"message": <html>oops</html>')
         else:  # truncated, empty: the real answer, damaged
-            _, data, _ = self._upstream("POST", handler.path, body, handler.headers)
+            _, data, content_type = self._upstream("POST", handler.path, body, handler.headers)
             if fault == "truncated":
-                handler._send(200, data[: len(data) // 2])
+                handler._send(200, data[: len(data) // 2], content_type=content_type)
             else:
-                reply = json.loads(data)
-                reply["choices"][0]["message"]["content"] = ""
-                handler._send(200, json.dumps(reply).encode())
+                streamed = content_type.startswith("text/event-stream")
+                handler._send(200, emptied(data, streamed), content_type=content_type)
 
     def __enter__(self) -> FaultProxy:
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()

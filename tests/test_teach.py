@@ -111,13 +111,17 @@ def test_requests_follow_the_measured_yield_within_one_wave() -> None:
 
 
 class RecordingChat(FakeListChatModel):
-    """A fake chat model that keeps every prompt it was sent."""
+    """A fake chat model that keeps every prompt it was sent, whether asked whole or streamed (synthesis)."""
 
     seen: list = []
 
     def _call(self, messages, stop=None, run_manager=None, **kwargs):  # noqa: ANN001, ANN202
         self.seen.append(messages)
         return super()._call(messages, stop, run_manager, **kwargs)
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs):  # noqa: ANN001, ANN202
+        self.seen.append(messages)
+        return super()._stream(messages, stop, run_manager, **kwargs)
 
 
 def _words_services(tmp_path: Path, reply: str) -> tuple[Services, RecordingChat]:

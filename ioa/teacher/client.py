@@ -23,6 +23,7 @@ from langchain_core.language_models import BaseChatModel
 from ioa.config import TeacherConfig
 from ioa.errors import UsageError
 from ioa.teacher.cache import TeacherCache
+from ioa.teacher.derail import DERAIL_PROGRAMS, derail_point
 from ioa.teacher.engine import CallRecord, ChatOpenAIEngine, item_log, start_item
 from ioa.teacher.prompt_format import BareAdapter, PlainAdapter
 from ioa.teacher.protocol import Request, Teacher
@@ -50,6 +51,7 @@ def build_chat_model(cfg: TeacherConfig, base_url: str, api_key: str | None) -> 
         max_tokens=cfg.max_tokens,
         timeout=cfg.timeout_s,
         max_retries=0,
+        stream_usage=True,  # a streamed reply read to its end still reports its tokens (ioa.teacher.derail)
     )
 
 
@@ -104,6 +106,7 @@ class ChatTeacher(Teacher):
                 program.load(str(files[name]))
             program.set_lm(self.lm)
             self.programs[name] = program
+        self.derails = {name: derail_point(self.programs[name].signature) for name in DERAIL_PROGRAMS}
 
     def _count(self, record: CallRecord) -> None:
         with self._lock:
@@ -165,7 +168,7 @@ class ChatTeacher(Teacher):
         config: dict[str, Any],
     ) -> dspy.Prediction | None:
         for attempt in range(self.cfg.parse_retries + 1):
-            start_item(f"{item_id}/{attempt}")
+            start_item(f"{item_id}/{attempt}", self.derails.get(name))
             kind, error = "completion", ""
             try:
                 with dspy.context(adapter=self.bare if name in BARE_PROGRAMS else self.adapter):
@@ -230,6 +233,7 @@ class ChatTeacher(Teacher):
             cache_hits=len(log.calls) - len(paid),
             faults=dict(log.faults),
             retries=log.retries,
+            derailed=sum(c.derailed for c in paid),
             repair=log.repair,
             inputs={k: clip(str(v)) for k, v in item.items()},
             prompt=clip(last.prompt) if last else "",

@@ -31,6 +31,10 @@ class CallRecord:
     cached: bool = False
     truncated: bool = False
     """The completion stopped at its token cap (finish reason "length")."""
+    derailed: bool = False
+    """The client stopped reading where the reply derailed (``ioa.teacher.derail``): the server sends the usage
+    only with a reply's end, so ``prompt_tokens`` is estimated from the prompt's length (``TokenRate``) and
+    ``completion_tokens`` counts the pieces streamed."""
 
 
 @dataclass
@@ -42,6 +46,9 @@ class ItemLog:
     faults: Counter[str] = field(default_factory=Counter)
     retries: int = 0
     repair: str | None = None
+    derail: Callable[[str], int | None] | None = None
+    """Where the reply so far has derailed (``ioa.teacher.derail``): set, the reply is read as it arrives and
+    dropped from there; None reads it whole."""
 
 
 _local = threading.local()
@@ -54,10 +61,35 @@ def item_log() -> ItemLog:
     return _local.log
 
 
-def start_item(draw: str) -> ItemLog:
+def start_item(draw: str, derail: Callable[[str], int | None] | None = None) -> ItemLog:
     """A fresh log for this thread's next item attempt; ``draw`` keys its cache entries apart from other draws."""
-    _local.log = ItemLog(draw=draw)
+    _local.log = ItemLog(draw=draw, derail=derail)
     return _local.log
+
+
+class IncompleteStream(ValueError):
+    """A streamed reply that ended without a finish reason: its body was cut short or was no event stream."""
+
+
+class TokenRate:
+    """Prompt tokens per prompt character, as the endpoint counted them on the replies read whole: the estimate of
+    a derailed reply's prompt tokens. A quarter of a token per character before any was counted."""
+
+    def __init__(self) -> None:
+        self._chars = 0
+        self._tokens = 0
+        self._lock = threading.Lock()
+
+    def count(self, chars: int, tokens: int) -> None:
+        if tokens > 0:
+            with self._lock:
+                self._chars += chars
+                self._tokens += tokens
+
+    def estimate(self, chars: int) -> int:
+        with self._lock:
+            rate = self._tokens / self._chars if self._chars else 0.25
+        return round(chars * rate)
 
 
 def _text_of(parts: Any) -> str:
@@ -99,6 +131,11 @@ class ChatOpenAIEngine:
         self.on_fault = on_fault
         self._guard = threading.Lock()
         self._inflight: dict[str, list[Any]] = {}
+        self.token_rate = TokenRate()
+        from langchain_openai.chat_models.base import BaseChatOpenAI
+
+        # ChatOpenAI ends every whole stream with a finish reason; a test's fake chat model has none to give.
+        self._streams_finish = isinstance(chat, BaseChatOpenAI)
 
     def complete(self, request: Any) -> Response:
         messages = to_langchain(request)
@@ -140,17 +177,27 @@ class ChatOpenAIEngine:
 
         def attempt() -> CallRecord:
             start = time.perf_counter()
-            reply = self.chat.invoke(messages, **params)
-            text = reply.content if isinstance(reply.content, str) else str(reply.content)
-            usage = getattr(reply, "usage_metadata", None) or {}
-            finish = (getattr(reply, "response_metadata", None) or {}).get("finish_reason")
+            if log.derail is None:
+                reply = self.chat.invoke(messages, **params)
+                text = reply.content if isinstance(reply.content, str) else str(reply.content)
+                usage = getattr(reply, "usage_metadata", None) or {}
+                finish = (getattr(reply, "response_metadata", None) or {}).get("finish_reason")
+            else:
+                text, usage, finish = self._read_until_derailed(messages, params, log.derail)
+            derailed = finish == "derailed"
+            prompt_tokens = int(usage.get("input_tokens", 0))
+            if derailed:
+                prompt_tokens = self.token_rate.estimate(len(prompt))
+            else:
+                self.token_rate.count(len(prompt), prompt_tokens)
             record = CallRecord(
                 prompt,
                 text,
-                int(usage.get("input_tokens", 0)),
+                prompt_tokens,
                 int(usage.get("output_tokens", 0)),
                 time.perf_counter() - start,
                 truncated=finish == "length",
+                derailed=derailed,
             )
             log.calls.append(record)
             self.on_call(record)  # an empty completion is still a paid one
@@ -168,6 +215,30 @@ class ChatOpenAIEngine:
             stored = CachedCompletion(record.output, record.prompt_tokens, record.completion_tokens)
             self.cache.put(key, self.model, stored)
         return self._response(record)
+
+    def _read_until_derailed(
+        self, messages: list[BaseMessage], params: dict[str, Any], derail: Callable[[str], int | None]
+    ) -> tuple[str, dict[str, Any], str]:
+        """The reply streamed up to where it derails, its usage and its finish reason ("derailed" when cut here).
+
+        Closing the stream early closes the connection, and a server that notices (``transformers serve``, vLLM)
+        stops decoding the reply."""
+        text, pieces, usage, finish = "", 0, {}, None
+        stream = self.chat.stream(messages, **params)
+        try:
+            for chunk in stream:
+                piece = chunk.content if isinstance(chunk.content, str) else ""
+                text += piece
+                pieces += bool(piece)
+                usage = getattr(chunk, "usage_metadata", None) or usage
+                finish = (getattr(chunk, "response_metadata", None) or {}).get("finish_reason") or finish
+                if piece and (at := derail(text)) is not None:
+                    return text[:at].rstrip(), {"output_tokens": pieces}, "derailed"
+        finally:
+            stream.close()
+        if finish is None and self._streams_finish:
+            raise IncompleteStream("the streamed reply ended without a finish reason")
+        return text, usage, finish or "stop"
 
     def _response(self, record: CallRecord) -> Response:
         return Response(

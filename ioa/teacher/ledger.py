@@ -14,7 +14,7 @@ from ioa.config import TeacherConfig
 
 MAX_LISTED_FAILURES = 50
 _COUNTED = ("calls", "prompt_tokens", "completion_tokens", "cache_hits")
-_SUMMED = (*_COUNTED, "retries")
+_SUMMED = (*_COUNTED, "retries", "derailed")
 
 
 def teacher_summary(events: list[dict[str, Any]], cfg: TeacherConfig) -> dict[str, Any]:
@@ -43,6 +43,8 @@ def teacher_summary(events: list[dict[str, Any]], cfg: TeacherConfig) -> dict[st
         "failed_requests": kinds["request_failed"],
         "dropped": sum(e["kind"] != "completion" for e in last.values()),
         "retries": totals["retries"],
+        # Replies read only up to where they derailed (ioa.teacher.derail); their prompt tokens are estimated.
+        "derailed": totals["derailed"],
         "faults": dict(sorted(faults.items())),
         "failed_items_count": len(failed),
         "failed_items": [

@@ -27,7 +27,8 @@ _DERIVATION = ("steps", "answer")
 _EQUALS = re.compile(r"=|\sis\s", re.I)
 
 
-def _label(name: str) -> str:
+def field_label(name: str) -> str:
+    """A field as the prompt writes it (``size_cap`` -> ``size cap``)."""
     return name.replace("_", " ")
 
 
@@ -55,7 +56,7 @@ class PlainAdapter(dspy.Adapter):
 
     def format_field_structure(self, signature: type[dspy.Signature]) -> str:
         lines = [
-            f"{_label(name)}: <{field.json_schema_extra.get('desc') or name}>"
+            f"{field_label(name)}: <{field.json_schema_extra.get('desc') or name}>"
             for name, field in signature.output_fields.items()
         ]
         return "Reply in exactly this form:\n" + "\n".join(lines)
@@ -74,7 +75,7 @@ class PlainAdapter(dspy.Adapter):
         suffix: str = "",
         main_request: bool = False,
     ) -> str:
-        body = "\n".join(f"{_label(name)}: {inputs[name]}" for name in signature.input_fields if name in inputs)
+        body = "\n".join(f"{field_label(name)}: {inputs[name]}" for name in signature.input_fields if name in inputs)
         return "\n".join(part for part in (prefix, body, suffix) if part)
 
     def format_assistant_message_content(
@@ -84,11 +85,11 @@ class PlainAdapter(dspy.Adapter):
         missing_field_message: str | None = None,
     ) -> str:
         return "\n".join(
-            f"{_label(name)}: {outputs.get(name, missing_field_message or '')}" for name in signature.output_fields
+            f"{field_label(name)}: {outputs.get(name, missing_field_message or '')}" for name in signature.output_fields
         )
 
     def parse(self, signature: type[dspy.Signature], completion: str) -> dict[str, Any]:
-        names = {_label(name).lower(): name for name in signature.output_fields}
+        names = {field_label(name).lower(): name for name in signature.output_fields}
         # "answer: 7", "**Answer:** 7", and the chattier "So, the answer is 7." all label a field.
         header = re.compile(
             r"^\W*(?:[\w,']+\s+){0,3}?(?:final\s+)?("

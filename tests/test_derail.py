@@ -1,0 +1,102 @@
+"""A synthesis reply is read as it arrives and dropped from where it derails: where the teacher starts writing the
+request's own fields back, or loops on a line. What came before is kept, counted and traced; a reply that ends in
+its own time is read whole, with the server's token counts."""
+
+from __future__ import annotations
+
+import pytest
+from fault_proxy import FakeOpenAIServer
+
+from ioa.config import TeacherConfig
+from ioa.teacher.client import ChatTeacher, build_chat_model
+from ioa.teacher.derail import derail_point
+from ioa.teacher.exercises import parse_exercises
+from ioa.teacher.ledger import teacher_summary
+from ioa.teacher.signatures import SynthesizeExercises, SynthesizeRemedial
+from ioa.traces import Tracer, read_traces
+
+CAT = 'Problem: What is the plural of "cat"?\nSteps: One cat, two cats.\nAnswer: cats\nCheck: One cat, many cats.'
+DOG = 'Problem: What is the plural of "dog"?\nSteps: One dog, two dogs.\nAnswer: dogs\nCheck: One dog, many dogs.'
+ECHO = "skill: plural/regular (Regular plurals)\nprerequisites: none\nitems: cat, dog, cup\ncount: 9"
+
+derailed_at = derail_point(SynthesizeExercises)
+
+
+def _kept(text: str) -> str:
+    at = derailed_at(text)
+    return text if at is None else text[:at]
+
+
+def test_a_reply_that_writes_the_request_back_is_cut_before_it():
+    reply = f"exercises: {CAT}\n\n{DOG}\n\n{ECHO}"
+    assert _kept(reply).rstrip() == f"exercises: {CAT}\n\n{DOG}"
+    assert [e.answer for e in parse_exercises(_kept(reply))] == ["cats", "dogs"]
+
+
+def test_any_of_the_programs_own_labels_counts_in_any_case_and_markup():
+    remedial = derail_point(SynthesizeRemedial)
+    for line in ("Mistakes: cat (the student wrote cat)", "**Size cap:** 4 letters", "- Exercises: more"):
+        assert remedial(f"{CAT}\n{line}\n") == len(CAT) + 1
+    # Labels the request does not have are an exercise's own, and so are the exercise's fields.
+    assert derailed_at(f"{CAT}\nNote: plurals add -s.\n") is None
+
+
+def test_the_first_line_may_carry_the_output_label_and_a_second_may_not():
+    assert derailed_at(f"\n\nexercises: {CAT}\n") is None
+    assert _kept(f"exercises: {CAT}\n\nexercises: {DOG}\n").rstrip() == f"exercises: {CAT}"
+
+
+def test_a_line_written_a_third_time_is_a_loop():
+    loop = "Item: cat, cats, cat, cats"
+    reply = f"{CAT}\n{loop}\n{loop}\n{loop}\n{loop}\n"
+    assert _kept(reply) == f"{CAT}\n{loop}\n{loop}\n"
+    # A line still being written is not yet a repeat.
+    assert derailed_at(f"{CAT}\n{loop}\n{loop}\n{loop[:10]}") is None
+
+
+def _teacher(url, tmp_path) -> ChatTeacher:
+    config = TeacherConfig(model="fake", max_concurrency=2)
+    return ChatTeacher(build_chat_model(config, url, None), config, Tracer(tmp_path / "traces.jsonl"))
+
+
+REQUEST = {
+    "skill": "plural/regular (Regular plurals): Most nouns take -s.",
+    "prerequisites": "none",
+    "level": "level 1 of 3",
+    "size_cap": "words of at most 4 letters",
+    "complexity_cap": "one rule only",
+    "student": "the student scores 0% of what you score on this skill",
+    "items": "cat, dog",
+    "count": 2,
+}
+
+
+@pytest.mark.parametrize("derails", [True, False])
+def test_a_synthesis_reply_streams_and_stops_where_it_derails(tmp_path, derails):
+    reply = f"exercises: {CAT}\n\n{DOG}" + (f"\n\n{ECHO}" if derails else "")
+    sent: list[dict] = []
+    with FakeOpenAIServer(lambda messages: sent.append(messages) or reply) as server:
+        teacher = _teacher(server.url, tmp_path)
+        [prediction] = teacher.run("synthesize_new", [REQUEST], round=1, node="teach", temperature=0.7)
+        teacher.run("answer_probe", [{"question": "What is the plural of cat?"}], round=1, node="identify")
+    assert [e.answer for e in parse_exercises(prediction.exercises)] == ["cats", "dogs"]
+    assert "skill:" not in prediction.exercises
+    events = read_traces(tmp_path / "traces.jsonl")
+    synthesis = next(e for e in events if e.get("program") == "synthesize_new")
+    assert synthesis["derailed"] == int(derails)
+    summary = teacher_summary(events, teacher.cfg)
+    assert summary["derailed"] == int(derails) and summary["calls"] == 2
+    if derails:  # the usage never came: the prompt's tokens are estimated, the completion's are the pieces read
+        assert synthesis["prompt_tokens"] > 0 and synthesis["completion_tokens"] == len(synthesis["raw_output"].split(" "))
+    else:  # read to its end: the server's own counts
+        assert (synthesis["prompt_tokens"], synthesis["completion_tokens"]) == (10, 3)
+
+
+def test_only_the_synthesis_programs_stream(tmp_path):
+    with FakeOpenAIServer() as server:
+        teacher = _teacher(server.url, tmp_path)
+        teacher.run("answer_probe", [{"question": "2 + 2?"}], round=0, node="identify")
+        teacher.run("synthesize_new", [REQUEST], round=1, node="teach")
+    probe, synthesis = server.bodies
+    assert not probe.get("stream") and synthesis["stream"] is True
+    assert synthesis["stream_options"] == {"include_usage": True}
