@@ -1,4 +1,5 @@
-"""The planner's mastery gate: checked at the level a stage taught, not over all levels; and the frontier schedule."""
+"""The planner's mastery gate: checked at the level a stage taught, not over all levels; a stage climbs one notch at
+a time until its modules are mastered; and the frontier schedule."""
 
 from __future__ import annotations
 
@@ -58,16 +59,31 @@ def _taught_addition_at_level_0(level_ratios: list[float]) -> IOAState:
     )
 
 
-def test_a_stage_mastered_at_its_level_advances_although_the_module_is_not_mastered_overall(tmp_path) -> None:
+def test_a_stage_that_passes_its_level_climbs_one_notch_before_the_curriculum_moves_on(tmp_path) -> None:
     update, decisions = _plan(tmp_path, _taught_addition_at_level_0([1.0, 0.0, 0.0]))
-    gate = decisions[0]
+    gate, teach = decisions
     assert gate["decision"] == "advance"
     assert gate["ratios"] == {ADD: 1.0} and gate["overall_ratios"] == {ADD: round(1 / 3, 4)}
-    # The next stage teaches subtraction one notch above the student's level there (none yet: level 0), bridging
-    # from what was just mastered; addition is recorded as passed at level 0, so falling below it is forgetting.
-    assert (update["mode"], update["focus"], update["stage_index"]) == ("bridging", [SUB], 1)
-    assert update["stage_levels"] == {SUB: 0} and update["modes"] == {SUB: "bridging"}
+    # Addition is not mastered over its levels: the same stage goes on one notch up, bridging from what was just
+    # mastered; addition is recorded as passed at level 0, so falling below it is forgetting.
+    assert (update["mode"], update["focus"], update["stage_index"]) == ("bridging", [ADD], 0)
+    assert update["stage_levels"] == {ADD: 1} and update["modes"] == {ADD: "bridging"}
     assert update["passed"] == {ADD: 0}
+    assert teach["decision"] == "teach" and "climb one notch" in teach["reason"]
+
+
+def test_a_stage_mastered_over_its_levels_or_at_its_top_level_advances_to_the_next(tmp_path) -> None:
+    mastered = dataclasses.replace(
+        _taught_addition_at_level_0([1.0, 0.0, 0.0]), p_student={**_taught_addition_at_level_0([1.0]).p_student, ADD: 0.5}
+    )
+    at_top = dataclasses.replace(
+        _taught_addition_at_level_0([1.0, 1.0, 1.0]), stage_levels={ADD: 2}, levels={ADD: 2}
+    )
+    for name, state in (("mastered", mastered), ("top", at_top)):
+        update, decisions = _plan(tmp_path / name, state)
+        assert decisions[0]["decision"] == "advance"
+        assert (update["mode"], update["focus"], update["stage_index"]) == ("bridging", [SUB], 1)
+        assert update["stage_levels"] == {SUB: 0} and update["modes"] == {SUB: "bridging"}
 
 
 def test_a_stage_below_mastery_at_its_level_gets_a_remedial_round(tmp_path) -> None:
@@ -86,11 +102,11 @@ def test_a_stage_still_below_mastery_at_the_remedial_cap_is_stuck_and_the_next_s
 
 def test_a_module_that_passed_its_level_is_taught_the_next_level_when_it_comes_back(tmp_path) -> None:
     state = dataclasses.replace(
-        _taught_addition_at_level_0([1.0, 0.0, 0.0]), stages=[[SUB]], stage_levels={SUB: 0}, focus=[SUB]
+        _taught_addition_at_level_0([1.0, 0.0, 0.0]), stages=[[SUB]], stage_levels={SUB: 2}, focus=[SUB]
     )
-    state = dataclasses.replace(state, level_ratios={**state.level_ratios, SUB: [1.0, 0.0, 0.0]}, levels={ADD: 0})
+    state = dataclasses.replace(state, level_ratios={**state.level_ratios, SUB: [1.0, 1.0, 1.0]}, levels={ADD: 0})
     update, _ = _plan(tmp_path, state)
-    # Subtraction passed at level 0, so the curriculum is re-planned: its first stage holds the top targets
+    # Subtraction passed at its top level, so the curriculum is re-planned: its first stage holds the top targets
     # (addition again, and chain sums); addition is now taught at level 1, chain sums at its first level.
     assert update["focus"] == [ADD, "arithmetic/chain_sum"]
     assert update["stage_levels"] == {ADD: 1, "arithmetic/chain_sum": 0}

@@ -218,6 +218,10 @@ def _plan_stages(state: IOAState, svc: Services) -> dict[str, Any]:
         else:  # advance: every module of the stage passed the gate at the level it was taught
             stage = state.stages[index]
             passed = {k: max(state.passed.get(k, -1), state.stage_levels.get(k, 0)) for k in stage}
+            if climb := _climbing(state, svc, stage, passed):
+                note = f"stage {index} passed its gate at levels {passed}: its unmastered modules climb one notch"
+                step = _teach_stage(state, svc, state.stages, index, climb, note=note)
+                return {**step, "passed": {**state.passed, **passed}, "mode": "bridging"}
         index += 1
     step = _next_stage(state, svc, index, stuck)
     if passed:
@@ -225,6 +229,21 @@ def _plan_stages(state: IOAState, svc: Services) -> dict[str, Any]:
         if step.get("next") == "teach":
             step["mode"] = "bridging"  # one notch past what was just mastered, scaffolded from it
     return step
+
+
+def _climbing(state: IOAState, svc: Services, stage: list[str], passed: dict[str, int]) -> list[str]:
+    """The stage's modules still below the gate over all their levels that have a level above the one they passed.
+
+    A stage is Bloom's unit and its gate is passed one ZPD notch at a time: the stage goes on one notch up until
+    its modules are mastered (or at their top level), and only then does the curriculum move on. Re-planning at a
+    level's pass instead ranked the half-learnt modules below untouched ones and left them (r28: capitals at 0.45
+    after passing level 1, never taught again)."""
+    tau, specs = svc.config.rules.tau_mastery, {m.id: m for m in svc.domain.modules}
+    return [
+        k
+        for k in stage
+        if rules.mastery_ratio(state.p_teacher[k], state.p_student[k]) < tau and passed[k] + 1 < specs[k].levels
+    ]
 
 
 def _gate(state: IOAState, svc: Services) -> rules.GateDecision:
@@ -270,7 +289,7 @@ def _next_stage(state: IOAState, svc: Services, index: int, stuck: list[str]) ->
             k for k in stages[index] if rules.mastery_ratio(state.p_teacher[k], state.p_student[k]) < cfg.tau_mastery
         ]
         if todo:
-            update = _teach_stage(state, svc, stages, index, todo, rebuilt)
+            update = _teach_stage(state, svc, stages, index, todo, "curriculum re-planned" if rebuilt else "")
             return {**update, "stuck": stuck, "edges": edges}
         _decision(
             svc,
@@ -290,7 +309,7 @@ def _next_stage(state: IOAState, svc: Services, index: int, stuck: list[str]) ->
 
 
 def _teach_stage(
-    state: IOAState, svc: Services, stages: list[list[str]], index: int, todo: list[str], rebuilt: bool
+    state: IOAState, svc: Services, stages: list[list[str]], index: int, todo: list[str], note: str = ""
 ) -> dict[str, Any]:
     """Teach stage ``index``'s unmastered modules, each one notch above the student's level there."""
     tau = svc.config.rules.tau_mastery
@@ -302,7 +321,7 @@ def _teach_stage(
         "teach",
         f"teach stage {index} {stages[index]}: unmastered {todo} at levels {levels}",
         f"{len(todo)} of {len(stages[index])} modules of stage {index} below the mastery gate "
-        f"(ratio < {tau:.2f})" + ("; curriculum re-planned" if rebuilt else ""),
+        f"(ratio < {tau:.2f})" + (f"; {note}" if note else ""),
         stage=stages[index],
         stage_index=index,
         stages=len(stages),
