@@ -87,7 +87,9 @@ def test_a_synthesis_reply_streams_and_stops_where_it_derails(tmp_path, derails)
     summary = teacher_summary(events, teacher.cfg)
     assert summary["derailed"] == int(derails) and summary["calls"] == 2
     if derails:  # the usage never came: the prompt's tokens are estimated, the completion's are the pieces read
-        assert synthesis["prompt_tokens"] > 0 and synthesis["completion_tokens"] == len(synthesis["raw_output"].split(" "))
+        assert synthesis["prompt_tokens"] > 0 and synthesis["completion_tokens"] == len(
+            synthesis["raw_output"].split(" ")
+        )
     else:  # read to its end: the server's own counts
         assert (synthesis["prompt_tokens"], synthesis["completion_tokens"]) == (10, 3)
 
@@ -100,3 +102,19 @@ def test_only_the_synthesis_programs_stream(tmp_path):
     probe, synthesis = server.bodies
     assert not probe.get("stream") and synthesis["stream"] is True
     assert synthesis["stream_options"] == {"include_usage": True}
+
+
+@pytest.mark.parametrize("fault", ["truncated", "invalid_json", "empty"])
+def test_a_damaged_stream_is_a_fault_of_its_kind_and_is_asked_again(tmp_path, fault):
+    from fault_proxy import CLIENT_KIND, FaultProxy
+
+    config = TeacherConfig(model="fake", max_concurrency=1, max_retries=2, retry_backoff_s=0.01)
+    with (
+        FakeOpenAIServer(lambda messages: f"exercises: {CAT}") as server,
+        FaultProxy(server.url, script=[fault]) as proxy,
+    ):
+        teacher = ChatTeacher(build_chat_model(config, proxy.url, None), config, Tracer(tmp_path / "traces.jsonl"))
+        [prediction] = teacher.run("synthesize_new", [REQUEST], round=1, node="teach")
+    assert [e.answer for e in parse_exercises(prediction.exercises)] == ["cats"]
+    [event] = [e for e in read_traces(tmp_path / "traces.jsonl") if e.get("program") == "synthesize_new"]
+    assert event["faults"] == {CLIENT_KIND[fault]: 1} and event["retries"] == 1

@@ -74,11 +74,10 @@ def test_a_stage_that_passes_its_level_climbs_one_notch_before_the_curriculum_mo
 
 def test_a_stage_mastered_over_its_levels_or_at_its_top_level_advances_to_the_next(tmp_path) -> None:
     mastered = dataclasses.replace(
-        _taught_addition_at_level_0([1.0, 0.0, 0.0]), p_student={**_taught_addition_at_level_0([1.0]).p_student, ADD: 0.5}
+        _taught_addition_at_level_0([1.0, 0.0, 0.0]),
+        p_student={**_taught_addition_at_level_0([1.0]).p_student, ADD: 0.5},
     )
-    at_top = dataclasses.replace(
-        _taught_addition_at_level_0([1.0, 1.0, 1.0]), stage_levels={ADD: 2}, levels={ADD: 2}
-    )
+    at_top = dataclasses.replace(_taught_addition_at_level_0([1.0, 1.0, 1.0]), stage_levels={ADD: 2}, levels={ADD: 2})
     for name, state in (("mastered", mastered), ("top", at_top)):
         update, decisions = _plan(tmp_path / name, state)
         assert decisions[0]["decision"] == "advance"

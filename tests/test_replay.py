@@ -94,7 +94,11 @@ def test_each_epoch_trains_the_new_examples_and_a_fresh_draw_of_the_pool(
 
     monkeypatch.setattr(train_module, "_collate", recording)
     result = train_student(
-        student, new, TrainingConfig(epochs=6, batch_size=8, lr=1e-3), tmp_path / "out", replay=Replay(pool, [1.0] * 8, 2)
+        student,
+        new,
+        TrainingConfig(epochs=6, batch_size=8, lr=1e-3),
+        tmp_path / "out",
+        replay=Replay(pool, [1.0] * 8, 2),
     )
     assert result.examples == 6 and result.steps == 6 and [len(rows) for rows in batches] == [6] * 6
     tok = student.tokenizer

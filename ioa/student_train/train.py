@@ -151,7 +151,9 @@ def _encode(student: Student, examples: list[Example], max_len: int) -> tuple[li
     return encoded, cut
 
 
-def _encode_replay(student: Student, replay: Replay | None, max_len: int) -> tuple[list[tuple[list[int], int]], list[float]]:
+def _encode_replay(
+    student: Student, replay: Replay | None, max_len: int
+) -> tuple[list[tuple[list[int], int]], list[float]]:
     """The replay pool encoded as ``_encode`` does, with the weights of the examples that keep a target token."""
     rows: list[tuple[list[int], int]] = []
     weights: list[float] = []
