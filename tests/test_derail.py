@@ -118,3 +118,22 @@ def test_a_damaged_stream_is_a_fault_of_its_kind_and_is_asked_again(tmp_path, fa
     assert [e.answer for e in parse_exercises(prediction.exercises)] == ["cats"]
     [event] = [e for e in read_traces(tmp_path / "traces.jsonl") if e.get("program") == "synthesize_new"]
     assert event["faults"] == {CLIENT_KIND[fault]: 1} and event["retries"] == 1
+
+
+def test_the_benchmark_sends_the_main_jobs_first_wave():
+    """benchmarks/synthesis_derail.py times a wave as the main job sends it: the teacher's concurrency in requests,
+    both first-stage modules, the level's items, and the completion cap a run derives."""
+    import importlib.util
+    from pathlib import Path
+
+    from ioa.config import load_config
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "synthesis_derail.py"
+    spec = importlib.util.spec_from_file_location("synthesis_derail", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)  # type: ignore[union-attr]
+    config = load_config(None, environ={})
+    inputs, cap = bench.wave(config)
+    assert len(inputs) == config.teacher.max_concurrency
+    assert {i["skill"].split(" ")[0] for i in inputs} == {"capitals", "plural/regular"}
+    assert all(i["items"] and i["count"] == 5 for i in inputs) and cap > 0
