@@ -167,8 +167,7 @@ class Trial:
         self._rounds += 1
         per_epoch = replay_count(cfg, len(new))
         replay = Replay(list(self._pool), [1.0] * len(self._pool), per_epoch) if self._pool and per_epoch else None
-        drawn = min(per_epoch, len(self._pool)) if replay else 0
-        epochs = round_epochs(student, cfg, len(new) + drawn)
+        epochs = round_epochs(student, cfg, len(new) + (replay.drawn if replay else 0))
         self._fit(student, new, epochs, f"round_{self._rounds}", seed=cfg.seed + self._rounds, replay=replay)
         self._pool += new
 
@@ -190,7 +189,7 @@ class Trial:
     ) -> None:
         cfg = self.config.training.model_copy(update={"epochs": epochs, **({"seed": seed} if seed is not None else {})})
         result = train_student(student, data, cfg, self.work_dir / name, replay=replay)
-        self.passes += epochs * (len(data) + (min(replay.per_epoch, len(replay.pool)) if replay else 0))
+        self.passes += epochs * (len(data) + (replay.drawn if replay else 0))
         self.steps += result.steps
 
     def eval_cap(self, student: Student) -> int:

@@ -79,7 +79,7 @@ def _train(
     student = svc.student(state.student_checkpoint)
     out = svc.run_dir.student / f"round_{round_}"
     started = time.perf_counter()
-    drawn = min(pool.per_epoch, len(pool.pool)) if pool else 0
+    drawn = pool.drawn if pool else 0
     steps = cfg.epochs * -(-(len(data) + drawn) // cfg.batch_size)
     svc.progress.node(node, round_, f"{what}, {steps} steps")
     losses: list[float] = []  # every step's loss, traced for the report's loss curves
@@ -141,12 +141,12 @@ def train_on_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
         _skip(svc, state, "train")
         return done
     replay = replay_pool(svc, state, replay_count(cfg, len(examples)))
-    drawn = min(replay.per_epoch, len(replay.pool)) if replay else 0
+    drawn, earlier = (replay.drawn, len(replay.pool)) if replay else (0, 0)
     epochs = round_epochs(svc.student(state.student_checkpoint), cfg, len(examples) + drawn)
     # Its own data order and replay draws: the seed of its round, as consolidation's.
     cfg = cfg.model_copy(update={"epochs": epochs, "seed": cfg.seed + state.round + 1})
-    what = f"{len(examples)} new + {drawn} replayed per epoch (of {len(replay.pool) if replay else 0} earlier)"
-    log = {"examples": len(examples), "replay": drawn, "replay_pool": len(replay.pool) if replay else 0}
+    what = f"{len(examples)} new + {drawn} replayed per epoch (of {earlier} earlier)"
+    log = {"examples": len(examples), "replay": drawn, "replay_pool": earlier}
     trained = _train(svc, state, "train", examples, cfg, what, replay, **log)
     return {**done, **trained}
 

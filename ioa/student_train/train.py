@@ -50,6 +50,11 @@ class Replay:
         if len(self.weights) != len(self.pool) or any(w <= 0 for w in self.weights):
             raise ValueError("replay needs one positive weight per pooled example")
 
+    @property
+    def drawn(self) -> int:
+        """Examples drawn each epoch: ``per_epoch``, or the whole pool when it holds fewer."""
+        return min(self.per_epoch, len(self.pool))
+
 
 @dataclass
 class TrainResult:
@@ -248,7 +253,7 @@ def train_student(
     if not data:
         raise ValueError("no training example has a target token within the training sequence length")
     pool, weights = _encode_replay(student, replay, max_len or student.context_window())
-    drawn = min(replay.per_epoch, len(pool)) if replay else 0
+    drawn = min(replay.per_epoch, len(pool)) if replay else 0  # of the encoded pool, not ``replay.drawn``
 
     # Every round reseeds from training.seed (recorded in hparams.json) and starts its schedule at step 0, so a round
     # redone after a resume draws the same order, dropout and learning rates; AdamW's state is what carries over.

@@ -40,14 +40,12 @@ def derail_point(signature: type[dspy.Signature]) -> Callable[[str], int | None]
         seen: Counter[str] = Counter()
         offset, started = 0, False
         for line in text.splitlines(keepends=True):
-            said = line.strip()
-            if started and said:
-                complete = line.endswith(("\n", "\r"))
-                if starts_with_label.match(said) or (complete and seen[said] >= REPEATS - 1):
-                    return offset
+            said, complete = line.strip(), line.endswith(("\n", "\r"))
+            if started and said and (starts_with_label.match(said) or (complete and seen[said] >= REPEATS - 1)):
+                return offset
             if said:
                 started = True
-                seen[said] += line.endswith(("\n", "\r"))
+                seen[said] += complete
             offset += len(line)
         return None
 
