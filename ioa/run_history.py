@@ -176,7 +176,7 @@ def _copy_files(src: RunDir, dst: RunDir, state: IOAState) -> None:
     wanted = {Path(state.student_checkpoint).name} if state.student_checkpoint else set()
     for d in sorted(src.student.iterdir()):
         k = _round_of(d.name)  # round_K folders only: e.g. final/ belongs to the source run's end
-        if d.is_dir() and (d.name in wanted or (k is not None and k <= state.round)):
+        if d.is_dir() and (d.name in wanted or (k is not None and k <= state.round) or d == src.student_tokenizer):
             shutil.copytree(d, dst.student / d.name)
     if src.mastery.exists():
         rows = [r for r in read_mastery(src.mastery) if r.round <= state.round]

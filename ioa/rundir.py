@@ -117,6 +117,11 @@ class RunDir:
         return self.root / "student"
 
     @property
+    def student_tokenizer(self) -> Path:
+        """The tiny student's tokenizer, cut to the run's domain (``ioa.student_train.run_vocab``)."""
+        return self.student / "tokenizer"
+
+    @property
     def summary(self) -> Path:
         return self.root / "summary.json"
 

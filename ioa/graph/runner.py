@@ -56,6 +56,7 @@ def _services(config: Config, rd: RunDir, base_url: str, model: str, progress: R
     from ioa.domains import build_domain
     from ioa.memory import ConceptMemory
     from ioa.student_train.model import TINY_TOKENIZER
+    from ioa.student_train.run_vocab import run_tokenizer
     from ioa.teacher.cache import TeacherCache
     from ioa.teacher.client import ChatTeacher, build_chat_model
 
@@ -75,14 +76,17 @@ def _services(config: Config, rd: RunDir, base_url: str, model: str, progress: R
 
         key_env = config.student.eval_api_key_env
         student_endpoint = StudentEndpoint(config.student, os.environ.get(key_env) if key_env else None)
+    domain = build_domain(config, rd, teacher)
+    # Only the tiny student reads tokenizer_dir: any other student brings its own tokenizer.
+    tokenizer_dir = run_tokenizer(domain, rd.student_tokenizer) if config.student.model == "tiny" else TINY_TOKENIZER
     return Services(
         config=config,
         run_dir=rd,
-        domain=build_domain(config, rd, teacher),
+        domain=domain,
         teacher=teacher,
         memory=ConceptMemory.open(rd.chroma),
         tracer=tracer,
-        tokenizer_dir=TINY_TOKENIZER,  # the tiny student's own; any other student brings its tokenizer
+        tokenizer_dir=tokenizer_dir,
         progress=progress,
         student_endpoint=student_endpoint,
     )
