@@ -27,10 +27,11 @@ from ioa.rundir import RunDir, atomic_write
 from ioa.traces import Tracer, read_traces
 
 SMALL_FAKE = [
-    "student.hidden_size=64",
+    # Wide enough that the student's weights (16 MB over its domain-cut vocabulary) are the file a full disk refuses.
+    "student.hidden_size=384",
     "student.num_layers=2",
     "student.num_heads=2",
-    "student.intermediate_size=128",
+    "student.intermediate_size=1024",
     "domain.probes_per_module=2",
     "synthesis.examples_per_module=2",
     "budget.max_rounds=1",
@@ -120,7 +121,7 @@ def test_an_unreadable_run_directory_is_a_usage_error(tmp_path):
 # ---- full disk -------------------------------------------------------------------------------------------------
 
 FSIZE_LIMIT = 8 * 2**20
-"""Files may grow to 8 MiB: room for everything a run writes but the student's weights (13 MB)."""
+"""Files may grow to 8 MiB: room for everything a run writes but the student's weights (16 MB)."""
 
 
 def _limit_file_size() -> None:
@@ -221,7 +222,7 @@ def test_a_full_disk_stops_the_run_with_one_line_and_loses_nothing(full_disk):
         message = one_line(out)
         assert message.startswith("ioa: error: disk full: ") and full_disk.words in message, message
         assert message.endswith(f"(run directory {run_dir}; free some space, then `ioa resume {run_dir}`)")
-        # The student's weights (13 MB) are the first file that does not fit; their folder is written atomically.
+        # The student's weights (16 MB) are the first file that does not fit; their folder is written atomically.
         assert "SafetensorError" in message
         assert not [p for p in (run_dir / "student").rglob("*") if ".tmp-" in p.name], "a half-written folder is left"
 

@@ -36,3 +36,12 @@ def test_the_cut_is_written_once_and_read_back_on_resume(tmp_path: Path) -> None
     # A resumed run (even of a changed domain) keeps the tokenizer its student was built with.
     assert run_tokenizer(WordsDomain(seed=3), out) == out
     assert (out / "tokenizer.json").stat().st_mtime_ns == written
+
+
+def test_a_cut_killed_mid_write_is_redone_not_read(tmp_path: Path) -> None:
+    # What a kill during the write leaves: the uncut files beside the folder, never the folder itself.
+    partial = tmp_path / ".tok.partial"
+    AutoTokenizer.from_pretrained(TINY_TOKENIZER).save_pretrained(partial)
+    out = run_tokenizer(WordsDomain(), tmp_path / "tok")
+    assert len(AutoTokenizer.from_pretrained(out)) < 2_000
+    assert not partial.exists()

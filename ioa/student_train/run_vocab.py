@@ -1,14 +1,15 @@
 """A run's tiny student speaks the tiny tokenizer cut down to its domain (``ioa.student_train.domain_vocab``).
 
 With the full 49,152-token vocabulary, 9.4M of the tiny student's 11.2M weights are its embedding, and its output
-layer is most of every step: 150 steps on 16 rows of 110 tokens take 2.5 s a step on a 2-core AVX2 CPU, 0.35 s at
-2,048 tokens (``benchmarks/train_throughput.py``). The cut keeps every token of the domain's questions, answers and
-lessons, so the answers a probe asks for stay whole tokens; the teacher's other words fall back to shorter pieces
-(15% more tokens on the main job's teacher-written lessons).
+layer is most of every step: a step on 16 rows of 110 tokens took 2.5 s on a 2-core AVX2 CPU, against 0.35 s at
+2,048 tokens (``benchmarks/student_vocab.py`` times a round of the real recipe at both). The cut keeps every token
+of the domain's questions, answers and lessons, so the answers a probe asks for stay whole tokens; the teacher's
+other words fall back to shorter pieces (15% more tokens on the main job's teacher-written lessons).
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,7 +45,13 @@ def lesson_text(domain: Domain, tokenizer: PreTrainedTokenizerFast) -> Iterator[
 
 def run_tokenizer(domain: Domain, out: Path) -> Path:
     """The tiny tokenizer cut to ``domain``, written once to ``out`` and read from there on resume."""
-    if (out / "tokenizer.json").exists():
+    if out.is_dir():
         return out
+    # Written beside and renamed into place: a run killed mid-write must not resume with the uncut files that
+    # cut_tokenizer saves first.
+    partial = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
     full = AutoTokenizer.from_pretrained(TINY_TOKENIZER)
-    return cut_tokenizer(full, lesson_text(domain, full), out)
+    cut_tokenizer(full, lesson_text(domain, full), partial)
+    partial.rename(out)
+    return out
