@@ -149,7 +149,7 @@ def test_a_seed_modules_lesson_shows_its_synthesis_seeds_never_its_probes(tmp_pa
     sums = domain.lesson("sums/adding", 0)
     assert [r.problem for r in sums.references] == ["What is 2 + 3?", "What is 10 + 4?"]
     assert [r.answer for r in sums.references] == ["5", "14"]
-    assert "Add numbers." in sums.complexity_cap and "5 words" in sums.size_cap
+    assert sums.complexity_cap == "one skill only" and "5 words" in sums.size_cap
     code = domain.lesson("code/small", 0)
     assert all("PROBE" not in r.problem for r in code.references)
     assert code.references[0].check == "assert double(2) == 4"

@@ -258,7 +258,7 @@ class ArithmeticDomain:
         return 1.0 if reward >= 1.0 else 0.0
 
     def lesson(self, module_id: str, level: int) -> Lesson:
-        """The level's knobs as its size cap, the module's description as its complexity cap, and two generator
+        """The level's knobs as its size cap, one skill at a time as its complexity cap, and two generator
         exercises with procedural worked solutions as style references (never probes: they come from the
         exercise stream)."""
         recipe = self._recipe(module_id)
@@ -268,7 +268,7 @@ class ArithmeticDomain:
             for t in self._draw(recipe, level, 2, ("references",), "exercise")
             if t.entry.get("metadata", {}).get("source_dataset") in STEP_WRITERS
         )
-        return Lesson(items=(), size_cap=knobs, complexity_cap=recipe.spec.description, references=references)
+        return Lesson(items=(), size_cap=knobs, complexity_cap="one skill only", references=references)
 
     def verify(self, module_id: str, problem: str, steps: str, answer: str) -> Verdict:
         """A teacher-written question checked by computing its answer (``ioa.domains.arithmetic_check``)."""

@@ -156,12 +156,11 @@ class SeedDomain:
     def lesson(self, module_id: str, level: int) -> Lesson:
         """The module's synthesis seeds as style references (never its probes), and caps read off them."""
         seeds = [self.seeds[i] for i in self._indices(self._synthesis, module_id)]
-        spec = next(m for m in self.modules if m.id == module_id)
         longest = max((len(s.question.split()) for s in seeds), default=0)
         return Lesson(
             items=(),
             size_cap=f"problems of at most {longest} words, like the examples" if longest else "small problems",
-            complexity_cap=f"one skill only: {spec.description}",
+            complexity_cap="one skill only",  # the skill itself is on the prompt's skill line
             references=tuple(_reference(s) for s in seeds[:REFERENCES]),
         )
 

@@ -298,7 +298,7 @@ class WordsDomain:
         return Lesson(
             items=words,
             size_cap=f"words of at most {longest} letters",
-            complexity_cap=f"one rule only: {unit.rule}",
+            complexity_cap="one rule only",  # the rule itself is on the prompt's skill line
             references=references,
         )
 
