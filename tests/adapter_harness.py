@@ -65,7 +65,9 @@ class Harness:
             tokenizer_dir=self.tokenizer_dir,
         )
 
-    def _nearest(self, text: str, k: int = 1, exclude: Any = frozenset()) -> list[tuple[str, str, float]]:
+    def _nearest(
+        self, text: str, k: int = 1, exclude: Any = frozenset(), max_distance: float | None = None
+    ) -> list[tuple[str, str, float]]:
         return [("plural/regular", hint, 0.1) for hint in self.hints[:k]]
 
     def adapt(

@@ -62,6 +62,10 @@ def test_nearest_mastered_orders_by_meaning(memory: ConceptMemory) -> None:
     assert [h[0] for h in memory.nearest_mastered("subtracting numbers", k=2, exclude={"add"})] == ["mul", "geo"]
     assert memory.nearest_mastered("anything", k=5, exclude={"add", "geo", "mul"}) == []
 
+    # A distance limit keeps the near ones only: the capitals are another subject than addition.
+    near = memory.nearest_mastered("addition of small whole numbers", k=3, max_distance=(hits[1][2] + hits[2][2]) / 2)
+    assert [h[0] for h in near] == ["add", "mul"]
+
 
 def test_ephemeral_stores_are_isolated(embed: BundledMiniLM) -> None:
     first, second = ConceptMemory.ephemeral(embed), ConceptMemory.ephemeral(embed)

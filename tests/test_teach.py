@@ -187,6 +187,15 @@ def test_remedial_requests_carry_the_students_wrong_answers(tmp_path: Path) -> N
     assert event["program"] == "synthesize_remedial" and "boxs" in event["prompt"]  # the trace shows the prompt
 
 
+def test_bridging_requests_never_name_a_mastered_module_of_another_subject(tmp_path: Path) -> None:
+    svc, chat = _words_services(tmp_path, REPLY)
+    svc.memory.record("capitals", "Capital cities: Every country has a capital city.", True, {"round": 1})
+    state = IOAState(round=1, modules=[PLURAL, ES], focus=[ES], mode="bridging", modes={ES: "bridging"})
+    teach_focus(state, SimpleNamespace(context=svc))  # type: ignore[arg-type]
+    request = str(chat.seen[-1][-1].content)  # the request itself, after the worked demo
+    assert "mastered: none near this skill" in request and "Capital" not in _last_prompt(chat)
+
+
 def test_bridging_requests_name_the_nearest_mastered_module(tmp_path: Path) -> None:
     svc, chat = _words_services(tmp_path, REPLY)
     svc.memory.record(PLURAL, "Regular plurals: Most nouns take -s in the plural.", True, {"round": 1})

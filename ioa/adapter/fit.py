@@ -71,7 +71,8 @@ def fit_budget(drafts: list[Draft], ad: Adaptation) -> None:
 
 
 def scaffold(drafts: list[Draft], ad: Adaptation) -> None:
-    """Bridging drafts start with a reminder of the nearest mastered module (Chroma), where the budget has room."""
+    """Bridging drafts start with a reminder of the nearest mastered module (Chroma), where the budget has room and
+    the module is near enough (``synthesis.bridge_max_distance``) to be worth recalling."""
     svc = ad.svc
     specs = {m.id: m for m in svc.domain.modules}
     hints: dict[str, tuple[str, str] | None] = {}
@@ -80,10 +81,15 @@ def scaffold(drafts: list[Draft], ad: Adaptation) -> None:
             continue
         if d.module not in hints:
             spec = specs[d.module]
-            found = svc.memory.nearest_mastered(f"{spec.name}: {spec.description}", k=1, exclude={d.module})
+            found = svc.memory.nearest_mastered(
+                f"{spec.name}: {spec.description}",
+                k=1,
+                exclude={d.module},
+                max_distance=svc.config.synthesis.bridge_max_distance,
+            )
             hints[d.module] = (found[0][0], f"Recall: {found[0][1]}") if found else None
         if hints[d.module] is None:
-            d.record("scaffold", d.target(), "no mastered module to recall", strategy=False)
+            d.record("scaffold", d.target(), "no mastered module near enough to recall", strategy=False)
             continue
         source, hint = hints[d.module]  # type: ignore[misc]  # None was handled above
         before = d.target()

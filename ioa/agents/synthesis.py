@@ -136,7 +136,7 @@ def _fields(state: IOAState, svc: Services, spec: ModuleSpec, level: int, n: int
     if mode == "remedial":
         fields["mistakes"] = mistakes(state, svc, spec.id) or "none recorded"
     if mode == "bridging":
-        fields["mastered"] = nearest_mastered(svc, spec) or "none yet"
+        fields["mastered"] = nearest_mastered(svc, spec) or "none near this skill"
     return fields
 
 
@@ -198,6 +198,13 @@ def final_words(reply: str, limit: int = 60) -> str:
 
 
 def nearest_mastered(svc: Services, spec: ModuleSpec) -> str:
-    """The mastered module nearest to ``spec`` by embedding (Chroma ``mastered``), as 'name: description'."""
-    found = svc.memory.nearest_mastered(f"{spec.name}: {spec.description}", k=1, exclude={spec.id})
+    """The mastered module nearest to ``spec`` by embedding (Chroma ``mastered``), as 'name: description'; empty
+    when none lies within ``synthesis.bridge_max_distance``: a small teacher told that the student mastered capital
+    cities wrote exercises on capitals for 41 of 46 bridging requests on regular plurals (docs/main-job.md)."""
+    found = svc.memory.nearest_mastered(
+        f"{spec.name}: {spec.description}",
+        k=1,
+        exclude={spec.id},
+        max_distance=svc.config.synthesis.bridge_max_distance,
+    )
     return found[0][1] if found else ""

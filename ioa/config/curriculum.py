@@ -121,6 +121,14 @@ class SynthesisConfig(Section):
         10, gt=0, description="J: new exercises the teacher is asked to write per request (module and level)."
     )
     answer_temperature: float = Field(0.0, ge=0, le=2, description="Temperature when answering probes.")
+    bridge_max_distance: float = Field(
+        0.55,
+        gt=0,
+        le=2,
+        description="A bridging request and its scaffold recall the nearest mastered module only within this cosine "
+        "distance (bundled MiniLM, on 'name: description'): farther, it is another subject. In the words domain "
+        "modules of one family lie 0.26-0.51 apart and of different families 0.62-0.96 (docs/design.md §6).",
+    )
 
 
 class LengthsConfig(Section):

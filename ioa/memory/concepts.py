@@ -89,8 +89,11 @@ class ConceptMemory:
                 return name
         return None
 
-    def nearest_mastered(self, text: str, k: int = 1, exclude: Set[str] = frozenset()) -> list[tuple[str, str, float]]:
-        """Up to ``k`` mastered modules closest to ``text``: (module_id, text, cosine distance), nearest first."""
+    def nearest_mastered(
+        self, text: str, k: int = 1, exclude: Set[str] = frozenset(), max_distance: float | None = None
+    ) -> list[tuple[str, str, float]]:
+        """Up to ``k`` mastered modules closest to ``text``: (module_id, text, cosine distance), nearest first; none
+        farther than ``max_distance`` when it is given."""
         mastered = self._collections["mastered"]
         size = mastered.count()
         if k <= 0 or size == 0:
@@ -102,7 +105,7 @@ class ConceptMemory:
         docs = (found["documents"] or [[]])[0]
         dists = (found["distances"] or [[]])[0]
         hits = [(i, d or "", float(x)) for i, d, x in zip(ids, docs, dists, strict=True) if i not in exclude]
-        return hits[:k]
+        return [h for h in hits if max_distance is None or h[2] <= max_distance][:k]
 
     def counts(self) -> dict[str, int]:
         """Modules per collection."""
