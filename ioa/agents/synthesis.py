@@ -21,6 +21,7 @@ from typing import Any, Literal
 import dspy
 
 from ioa import rules
+from ioa.adapter.fit import bridge_from
 from ioa.context import Services
 from ioa.domains.base import Domain, ModuleSpec, Task
 from ioa.domains.lesson import Lesson
@@ -136,7 +137,8 @@ def _fields(state: IOAState, svc: Services, spec: ModuleSpec, level: int, n: int
     if mode == "remedial":
         fields["mistakes"] = mistakes(state, svc, spec.id) or "none recorded"
     if mode == "bridging":
-        fields["mastered"] = nearest_mastered(svc, spec) or "none near this skill"
+        source = bridge_from(svc, spec)
+        fields["mastered"] = source[1] if source else "none near this skill"
     return fields
 
 
@@ -195,16 +197,3 @@ def final_words(reply: str, limit: int = 60) -> str:
     parts = _ANSWER_MARKER.split(reply)
     said = parts[-1].strip().splitlines()[0] if len(parts) > 1 and parts[-1].strip() else reply
     return " ".join(said.split())[:limit] or "(nothing)"
-
-
-def nearest_mastered(svc: Services, spec: ModuleSpec) -> str:
-    """The mastered module nearest to ``spec`` by embedding (Chroma ``mastered``), as 'name: description'; empty
-    when none lies within ``synthesis.bridge_max_distance``: a small teacher told that the student mastered capital
-    cities wrote exercises on capitals for 41 of 46 bridging requests on regular plurals (docs/main-job.md)."""
-    found = svc.memory.nearest_mastered(
-        f"{spec.name}: {spec.description}",
-        k=1,
-        exclude={spec.id},
-        max_distance=svc.config.synthesis.bridge_max_distance,
-    )
-    return found[0][1] if found else ""
