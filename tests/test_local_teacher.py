@@ -184,3 +184,5 @@ def test_continuous_batching_decodes_greedily_at_temperature_0_and_samples_above
             sampled = list(pool.map(ask, [0.9] * 4))
     assert len(set(greedy)) == 1
     assert len(set(sampled)) > 1
+    # The model runs in a process transformers spawns; it too attends per request (ioa.teacher.serve_main).
+    assert "[ioa] model: SDPA per packed request" in (tmp_path / "serve.log").read_text()

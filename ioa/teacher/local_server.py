@@ -32,18 +32,6 @@ from ioa.errors import IOAError, RuntimeFailure, UsageError
 TEACHER_FOLDER_PREFIX = "smollm2-135m-instruct"
 MARKER = ".ioa-complete.json"
 
-# Runs in the server process. It ends with its parent (``ioa.lifetime``), so a parent killed
-# with SIGKILL (where atexit never runs) leaves no orphan server.
-# `app()` rather than `main()`: main() first asks PyPI for a newer transformers.
-_SERVE_BOOTSTRAP = """\
-import sys
-from ioa.lifetime import exit_with_parent
-exit_with_parent(int(sys.argv.pop(1)))
-from transformers.cli.transformers import app
-sys.exit(app())
-"""
-
-
 TOKENS_PER_REQUEST = 2048
 """Prompt and completion of one request to the embedded teacher: a synthesis request with its style reference and
 J exercises fits well within it (ioa.lengths sizes the completion caps; SmolLM2's own window is 8192)."""
@@ -240,7 +228,7 @@ class LocalTeacherServer:
 
     def command(self) -> list[str]:
         """The server's command line (the port must be resolved first)."""
-        cmd = [sys.executable, "-c", _SERVE_BOOTSTRAP, str(os.getpid()), "serve", str(self.folder)]
+        cmd = [sys.executable, "-m", "ioa.teacher.serve_main", str(os.getpid()), "serve", str(self.folder)]
         cmd += ["--host", "127.0.0.1", "--port", str(self.port), "--dtype", self.dtype]
         if self.continuous_batching:
             # Left alone, the paged cache takes 90% of the free memory (the CPU's RAM here): 14 GB on a 24 GB machine,
