@@ -1,6 +1,6 @@
 """A synthesis reply is read as it arrives and dropped from where it derails: where the teacher starts writing the
-request's own fields back, or loops on a line. What came before is kept, counted and traced; a reply that ends in
-its own time is read whole, with the server's token counts."""
+request's own fields back, or loops on a line or on a sentence within one. What came before is kept, counted and
+traced; a reply that ends in its own time is read whole, with the server's token counts."""
 
 from __future__ import annotations
 
@@ -52,6 +52,20 @@ def test_a_line_written_a_third_time_is_a_loop():
     assert _kept(reply) == f"{CAT}\n{loop}\n{loop}\n"
     # A line still being written is not yet a repeat.
     assert derailed_at(f"{CAT}\n{loop}\n{loop}\n{loop[:10]}") is None
+
+
+def test_a_sentence_written_a_third_time_within_its_line_is_a_loop():
+    ramble = "It is a good example of a pattern. It is used to create patterns. "
+    reply = f"exercises: {CAT}\n\n{DOG}\n\nThis is a classic example. {ramble}{ramble}It is used to create patterns."
+    kept = _kept(reply)
+    assert kept == f"exercises: {CAT}\n\n{DOG}\n\nThis is a classic example. {ramble}{ramble}"
+    assert [e.answer for e in parse_exercises(kept)] == ["cats", "dogs"]
+    # Across lines a sentence may repeat: one step template for every exercise.
+    template = "\n\n".join(
+        f'Problem: What is the plural of "{w}"?\nSteps: Add -s to the word. {w} becomes {w}s.\nAnswer: {w}s'
+        for w in ("cat", "dog", "cup", "pen")
+    )
+    assert derailed_at(f"exercises: {template}") is None
 
 
 def _teacher(url, tmp_path) -> ChatTeacher:
