@@ -25,7 +25,7 @@ from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from ioa.config import load_config
 from ioa.teacher.cpu_attention import packed_sdpa
-from ioa.teacher.local_server import ensure_teacher_folder
+from ioa.teacher.local_server import cache_pages, ensure_teacher_folder
 from ioa.teacher.prompt_format import PlainAdapter
 from ioa.teacher.signatures import SynthesizeExercises
 
@@ -49,7 +49,7 @@ def prompts(tokenizer: Any, config: Any) -> list[list[int]]:
 def one_pass(model: Any, ids: list[list[int]], new_tokens: int, attention: str) -> tuple[float, list[list[int]]]:
     AttentionInterface.register("sdpa", ATTENTIONS[attention])
     generation = GenerationConfig(max_new_tokens=new_tokens, do_sample=False, eos_token_id=-1, pad_token_id=0)
-    batching = ContinuousBatchingConfig(num_blocks=len(ids) * 8)  # as the server sizes it: 2048 tokens a request
+    batching = ContinuousBatchingConfig(num_blocks=cache_pages(len(ids)))  # as the server sizes its cache
     started = time.perf_counter()
     out = model.generate_batch(
         inputs=ids, generation_config=generation, continuous_batching_config=batching, progress_bar=False

@@ -55,5 +55,5 @@ def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scaling: float | 
     length_q, length_k = q.shape[2], k.shape[2]
     if length_q == 1 or length_q == length_k:
         return scaled_dot_product_attention(q, k, v, is_causal=length_q > 1, scale=scaling, enable_gqa=True)
-    mask = torch.ones(length_q, length_k, dtype=torch.bool).tril(length_k - length_q)
+    mask = torch.ones(length_q, length_k, dtype=torch.bool, device=q.device).tril(length_k - length_q)
     return scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scaling, enable_gqa=True)

@@ -39,6 +39,11 @@ CB_PAGE = 256
 """transformers' paged-cache page, in tokens."""
 
 
+def cache_pages(requests: int) -> int:
+    """The paged cache's size, in pages, for ``requests`` requests in flight of ``TOKENS_PER_REQUEST`` tokens each."""
+    return requests * -(-TOKENS_PER_REQUEST // CB_PAGE)
+
+
 def serve_dtype(choice: str = "auto") -> str:
     """The ``--dtype`` the embedded server runs in: ``choice``, or for 'auto' bfloat16 where it is native.
 
@@ -233,8 +238,7 @@ class LocalTeacherServer:
         if self.continuous_batching:
             # Left alone, the paged cache takes 90% of the free memory (the CPU's RAM here): 14 GB on a 24 GB machine,
             # enough for the kernel to kill it beside anything else. It is sized for the requests in flight instead.
-            pages = self.concurrency * -(-TOKENS_PER_REQUEST // CB_PAGE)
-            cmd += ["--continuous-batching", "--cb-num-blocks", str(pages)]
+            cmd += ["--continuous-batching", "--cb-num-blocks", str(cache_pages(self.concurrency))]
         return cmd
 
     def start(self) -> LocalTeacherServer:
