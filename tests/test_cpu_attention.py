@@ -7,6 +7,7 @@ import torch
 from torch.nn.functional import scaled_dot_product_attention
 from transformers import AttentionInterface, LlamaConfig, LlamaForCausalLM
 from transformers.generation import ContinuousBatchingConfig, GenerationConfig
+from transformers.generation.continuous_batching.cache import PagedAttentionCache
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from ioa.teacher.cpu_attention import packed_sdpa, register
@@ -67,7 +68,7 @@ def packed_registered(monkeypatch: pytest.MonkeyPatch) -> None:
     register()
 
 
-def _continuous_batch(prompts: list[list[int]]) -> list[list[int]]:
+def _continuous_batch(prompts: list[list[int]], share: bool = True) -> list[list[int]]:
     torch.manual_seed(0)
     config = LlamaConfig(
         vocab_size=64,
@@ -82,7 +83,7 @@ def _continuous_batch(prompts: list[list[int]]) -> list[list[int]]:
     model.config._attn_implementation = "sdpa"
     generation = GenerationConfig(max_new_tokens=12, do_sample=False, eos_token_id=-1, pad_token_id=0)
     # Small pages and a small step budget: prompts are split into chunks and decode beside other prefills.
-    batching = ContinuousBatchingConfig(num_blocks=32, page_size=8, max_batch_tokens=24)
+    batching = ContinuousBatchingConfig(num_blocks=32, page_size=8, max_batch_tokens=24, allow_block_sharing=share)
     out = model.generate_batch(
         inputs=prompts, generation_config=generation, continuous_batching_config=batching, progress_bar=False
     )
@@ -105,3 +106,23 @@ def test_continuous_batching_generates_what_the_dense_mask_generates(packed_regi
     dense = _continuous_batch(prompts)
     assert packed == dense
     assert all(len(tokens) == 12 for tokens in packed)
+
+
+def test_requests_that_share_a_prompt_start_reuse_its_pages_and_generate_the_same(
+    packed_registered: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As a wave of synthesis requests: one long common start (system prompt, style reference), different ends.
+    start = [(5 * j) % 60 + 2 for j in range(21)]
+    prompts = [start + [(3 * i + j) % 60 + 2 for j in range(4 + i)] for i in range(4)]
+    found = []
+    search = PagedAttentionCache.search_prefix_match
+
+    def counted(self, request_id, prompt):
+        found.append(search(self, request_id, prompt))
+        return found[-1]
+
+    monkeypatch.setattr(PagedAttentionCache, "search_prefix_match", counted)
+    shared = _continuous_batch(prompts)
+    assert sum(found) >= 16  # later requests took two whole 8-token pages of the start from the cache
+    AttentionInterface._global_mapping["sdpa"] = sdpa_attention_forward
+    assert shared == _continuous_batch(prompts, share=False)

@@ -35,13 +35,22 @@ MARKER = ".ioa-complete.json"
 TOKENS_PER_REQUEST = 2048
 """Prompt and completion of one request to the embedded teacher: a synthesis request with its style reference and
 J exercises fits well within it (ioa.lengths sizes the completion caps; SmolLM2's own window is 8192)."""
-CB_PAGE = 256
-"""transformers' paged-cache page, in tokens."""
+CB_PAGE = 64
+"""The paged cache's page, in tokens (transformers' default is 256). The batcher shares whole pages of a prompt's
+start that is already in the cache. A wave's synthesis requests for one module, level and mode begin alike (system
+prompt, style reference, most fields: about 370 of 392 tokens in the main job's first wave), and so do, for about
+130 tokens, all of them: 64-token pages share more of it than 256-token ones (benchmarks/cb_wave.py)."""
+CB_STEP_TOKENS = 512
+"""The tokens a batcher step takes in (transformers sizes it from memory: thousands). A wave's requests arrive
+together, and one step that prefilled them all would leave nothing in the cache to share; a step of 512 tokens
+prefills the first requests whole, and the later ones find their prefix in the cache."""
 
 
-def cache_pages(requests: int) -> int:
-    """The paged cache's size, in pages, for ``requests`` requests in flight of ``TOKENS_PER_REQUEST`` tokens each."""
-    return requests * -(-TOKENS_PER_REQUEST // CB_PAGE)
+def batching(requests: int) -> dict[str, int]:
+    """The continuous batcher's settings (``ContinuousBatchingConfig`` fields) for ``requests`` requests in flight of
+    ``TOKENS_PER_REQUEST`` tokens each: the server gets them as ``--cb-*`` flags."""
+    pages = requests * -(-TOKENS_PER_REQUEST // CB_PAGE)
+    return {"num_blocks": pages, "page_size": CB_PAGE, "max_batch_tokens": CB_STEP_TOKENS}
 
 
 def serve_dtype(choice: str = "auto") -> str:
@@ -238,7 +247,10 @@ class LocalTeacherServer:
         if self.continuous_batching:
             # Left alone, the paged cache takes 90% of the free memory (the CPU's RAM here): 14 GB on a 24 GB machine,
             # enough for the kernel to kill it beside anything else. It is sized for the requests in flight instead.
-            cmd += ["--continuous-batching", "--cb-num-blocks", str(cache_pages(self.concurrency))]
+            # The page size's flag keeps its older name (block size), which transformers maps to page_size.
+            cb = batching(self.concurrency)
+            cmd += ["--continuous-batching", "--cb-num-blocks", str(cb["num_blocks"])]
+            cmd += ["--cb-block-size", str(cb["page_size"]), "--cb-max-batch-tokens", str(cb["max_batch_tokens"])]
         return cmd
 
     def start(self) -> LocalTeacherServer:
