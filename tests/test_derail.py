@@ -68,6 +68,14 @@ def test_a_sentence_written_a_third_time_within_its_line_is_a_loop():
     assert derailed_at(f"exercises: {template}") is None
 
 
+def test_a_word_listed_a_third_time_within_its_line_is_a_loop():
+    listing = 'Problem: What is the plural of "book"; "dog"; "moose"; "dog"; "cat"; "dog"; "goat"; "dog"'
+    reply = f"exercises: {CAT}\n\n{listing}"
+    assert _kept(reply) == f'exercises: {CAT}\n\nProblem: What is the plural of "book"; "dog"; "moose"; "dog"; "cat"; '
+    # Two clauses alike are no loop: "One cat; two cats; one dog; two dogs."
+    assert derailed_at(f"exercises: {CAT}\nSteps: one cat; two cats; one dog; two dogs; so: one cat; two cats.") is None
+
+
 def _teacher(url, tmp_path) -> ChatTeacher:
     config = TeacherConfig(model="fake", max_concurrency=2)
     return ChatTeacher(build_chat_model(config, url, None), config, Tracer(tmp_path / "traces.jsonl"))
