@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 from langchain_core.language_models import FakeListChatModel
 
-from ioa.agents.synthesis import request_counts
+from ioa.agents.synthesis import MAX_MISTAKES, mistake_lines, request_counts
 from ioa.agents.teacher import teach_file, teach_focus
 from ioa.bench.oracle import OracleTeacher, TaskBook
 from ioa.config import Config, TeacherConfig
@@ -185,6 +185,18 @@ def test_remedial_requests_carry_the_students_wrong_answers(tmp_path: Path) -> N
     assert (record["mode"], record["asked"], record["parsed"]) == ("remedial", 3, 1)
     event = next(e for e in read_traces(tmp_path / "traces.jsonl") if e["agent"] == "teacher" and "prompt" in e)
     assert event["program"] == "synthesize_remedial" and "boxs" in event["prompt"]  # the trace shows the prompt
+
+
+def test_each_remedial_request_of_a_step_leads_with_another_mistake() -> None:
+    domain = get_domain("words", 0)
+    wrong = [(p, f"{p.entry['word']}z") for p in domain.probes(ES, 5, 0)]
+    words = [p.entry["word"] for p, _ in wrong]
+    leads = [mistake_lines(domain, wrong, turn).split(" (")[0] for turn in range(6)]
+    assert leads == [*words, words[0]]  # every mistake leads one request, then round again
+    shown = mistake_lines(domain, wrong, 4)
+    assert shown.count("the student wrote") == MAX_MISTAKES and shown.startswith(words[4])
+    assert f'{words[1]} (the student wrote "{words[1]}z")' in shown  # the window wraps to the first ones
+    assert mistake_lines(domain, [], 3) == ""
 
 
 def test_bridging_requests_never_name_a_mastered_module_of_another_subject(tmp_path: Path) -> None:

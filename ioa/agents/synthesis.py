@@ -100,6 +100,7 @@ def build_requests(state: IOAState, svc: Services, modes: dict[str, Mode], draw:
             split = rules.even_split(j, levels)
         needs.update({(module, lv): n for lv, n in split.items()})
     counts = request_counts(state, needs, cfg.teacher.max_concurrency)
+    wrong = {m: wrong_answers(state, svc, m) for m in state.focus if modes[m] == "remedial"}
     out = []
     for (module, level), n in needs.items():
         mode = modes[module]
@@ -107,6 +108,8 @@ def build_requests(state: IOAState, svc: Services, modes: dict[str, Mode], draw:
         lesson = svc.domain.lesson(module, level)
         for k in range(counts[(module, level)]):
             inputs = {**fields, "items": _items(lesson, draw + k)}
+            if mode == "remedial":  # like the items, each request of a step leads with another mistake
+                inputs["mistakes"] = mistake_lines(svc.domain, wrong[module], draw + k) or "none recorded"
             optimized = cfg.teacher.programs.get(PROGRAMS[mode])
             if not (optimized and saved_demos(optimized)):  # an optimized program may bring its own demos
                 inputs["demos"] = _style_demos(fields, lesson)
@@ -134,8 +137,6 @@ def _fields(state: IOAState, svc: Services, spec: ModuleSpec, level: int, n: int
         "student": f"the student scores {rules.mastery_ratio(p_t, p_s):.0%} of what you score on this skill",
         "count": n,
     }
-    if mode == "remedial":
-        fields["mistakes"] = mistakes(state, svc, spec.id) or "none recorded"
     if mode == "bridging":
         source = bridge_from(svc, spec)
         fields["mastered"] = source[1] if source else "none near this skill"
@@ -167,8 +168,8 @@ def _style_demos(fields: dict[str, Any], lesson: Lesson) -> list[dspy.Example]:
     return [dspy.Example(**shown, count=len(refs), items=items, exercises=render_exercises(refs))]
 
 
-def mistakes(state: IOAState, svc: Services, module: str) -> str:
-    """The student's wrong answers on ``module``'s probes at the latest diagnosis (``mistake_lines``)."""
+def wrong_answers(state: IOAState, svc: Services, module: str) -> list[tuple[Task, str]]:
+    """The student's wrong answers on ``module``'s probes at the latest diagnosis, in the probes' order."""
     probes = {p["question"]: Task(**p) for p in read_jsonl(svc.run_dir.resolve(state.probes_file))}
     answers = read_jsonl(svc.run_dir.resolve(state.answer_files[-1])) if state.answer_files else []
     wrong = []
@@ -176,15 +177,18 @@ def mistakes(state: IOAState, svc: Services, module: str) -> str:
         task = probes.get(row["question"])
         if task and task.module == module and svc.domain.score(task, row["answer"]) < 1.0:
             wrong.append((task, row["answer"]))
-    return mistake_lines(svc.domain, wrong)
+    return wrong
 
 
-def mistake_lines(domain: Domain, wrong: list[tuple[Task, str]]) -> str:
-    """At most ``MAX_MISTAKES`` wrong answers as a remedial request shows them: the item asked about (the lesson's
-    item the question names, else the question) and what the student wrote, on one line. Shown as whole questions,
-    one per line, the embedded teacher copied them as its problems: 1 of 4 exercises verified, against 5 of 6."""
+def mistake_lines(domain: Domain, wrong: list[tuple[Task, str]], turn: int = 0) -> str:
+    """At most ``MAX_MISTAKES`` wrong answers as a remedial request shows them, from the ``turn``-th on (rotated): the
+    item asked about (the lesson's item the question names, else the question) and what the student wrote, on one
+    line. Shown as whole questions, one per line, the embedded teacher copied them as its problems: 1 of 4 exercises
+    verified, against 5 of 6. It writes about the first mistake it reads: when every request of a remedial round led
+    with the same one (r42, "book"), 21 of its 59 parsed exercises were dropped as duplicates of "book"."""
+    k = turn % len(wrong) if wrong else 0
     parts = []
-    for task, said in wrong[:MAX_MISTAKES]:
+    for task, said in (wrong[k:] + wrong[:k])[:MAX_MISTAKES]:
         items = domain.lesson(task.module, task.level).items
         item = next((i for i in items if i in task.question), task.question)
         parts.append(f'{item} (the student wrote "{final_words(said)}")')

@@ -39,7 +39,7 @@ class StudentMistakes:
     """The student's answers on one module's fresh exercises, as a remedial request shows them."""
 
     text: str
-    """Its wrong answers, one per line as in a run (``ioa.agents.synthesis.mistakes``); "" when none."""
+    """Its wrong answers, one per line as in a run (``ioa.agents.synthesis.mistake_lines``); "" when none."""
     success: float
     """Its share of right answers."""
 
