@@ -87,7 +87,7 @@ class FakeOpenAIServer:
     ``models`` are listed at ``GET /v1/models``; without them that route is missing, as on a server that keeps no
     list (the run's preflight then checks only that the server answers). ``cut`` stops a reply at the request's
     ``max_tokens``, counting words as tokens, with finish reason "length". A request with ``stream: true`` gets its
-    reply as an event stream (``event_stream``).
+    reply as an event stream (``stream_events``), a word every ``pace(messages)`` seconds (at once by default).
     """
 
     def __init__(
@@ -95,8 +95,10 @@ class FakeOpenAIServer:
         reply: Callable[[list[dict[str, Any]]], str] = lambda messages: "answer: 42",
         models: tuple[str, ...] | None = None,
         cut: bool = False,
+        pace: Callable[[list[dict[str, Any]]], float] = lambda messages: 0.0,
     ) -> None:
         self.reply = reply
+        self.pace = pace
         self.models = models
         self.cut = cut
         self.request_times: list[float] = []
@@ -104,6 +106,22 @@ class FakeOpenAIServer:
         outer = self
 
         class Handler(_Handler):
+            def _send_paced(self, events: list[bytes], pace: float) -> None:
+                """An event stream written one event at a time, as a server decodes it."""
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Content-Length", str(sum(map(len, events))))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                try:
+                    for event in events:
+                        self.wfile.write(event)
+                        self.wfile.flush()
+                        time.sleep(pace)
+                except OSError:
+                    pass  # the client stopped reading: it closed the connection
+                self.close_connection = True
+
             def do_GET(self) -> None:
                 if outer.models is None or not self.path.endswith("/models"):
                     self._send(404, json.dumps({"error": {"message": f"no route {self.path}"}}).encode())
@@ -126,7 +144,12 @@ class FakeOpenAIServer:
                     reply["choices"][0]["finish_reason"] = "length"
                 if request.get("stream"):
                     usage = (request.get("stream_options") or {}).get("include_usage", False)
-                    self._send(200, event_stream(reply, usage), content_type="text/event-stream")
+                    events = stream_events(reply, usage)
+                    pace = outer.pace(request["messages"])
+                    if pace:
+                        self._send_paced(events, pace)
+                    else:
+                        self._send(200, b"".join(events), content_type="text/event-stream")
                 else:
                     self._send(200, json.dumps(reply).encode())
 
@@ -160,9 +183,9 @@ def completion(text: str, model: str) -> dict[str, Any]:
     }
 
 
-def event_stream(reply: dict[str, Any], usage: bool) -> bytes:
-    """A completion as a server streams it (``stream: true``): a chunk per word, the finish reason in the last one,
-    then the usage when asked for (``stream_options.include_usage``), then ``[DONE]``."""
+def stream_events(reply: dict[str, Any], usage: bool) -> list[bytes]:
+    """A completion as a server streams it (``stream: true``), an event each: a chunk per word, the finish reason in
+    the last one, then the usage when asked for (``stream_options.include_usage``), then ``[DONE]``."""
     choice = reply["choices"][0]
     words = choice["message"]["content"].split(" ")
     pieces = [w if i == 0 else " " + w for i, w in enumerate(words)] if choice["message"]["content"] else []
@@ -171,7 +194,7 @@ def event_stream(reply: dict[str, Any], usage: bool) -> bytes:
     chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]})
     if usage:
         chunks.append({**base, "choices": [], "usage": reply["usage"]})
-    return b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+    return [b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks] + [b"data: [DONE]\n\n"]
 
 
 def emptied(data: bytes, streamed: bool) -> bytes:
@@ -221,6 +244,22 @@ class FaultProxy:
         outer = self
 
         class Handler(_Handler):
+            def _send_paced(self, events: list[bytes], pace: float) -> None:
+                """An event stream written one event at a time, as a server decodes it."""
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Content-Length", str(sum(map(len, events))))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                try:
+                    for event in events:
+                        self.wfile.write(event)
+                        self.wfile.flush()
+                        time.sleep(pace)
+                except OSError:
+                    pass  # the client stopped reading: it closed the connection
+                self.close_connection = True
+
             def do_GET(self) -> None:
                 outer._forward(self, "GET", b"")
 

@@ -24,6 +24,7 @@ from ioa.lengths import synthesis_cap
 from ioa.rundir import write_jsonl
 from ioa.state import IOAState
 from ioa.teacher.exercises import parse_exercises
+from ioa.teacher.wave import Wave
 
 AGENT = "teacher"
 
@@ -97,6 +98,8 @@ def _ask(svc: Services, requests: list[SynthesisRequest], round_: int, attempt: 
     for i, req in enumerate(requests):
         groups[(PROGRAMS[req.mode], req.count)].append(i)
     j = svc.config.synthesis.examples_per_module
+    # The step is one wave when it is all in flight at once: it need not wait long for its stragglers.
+    wave = Wave(len(requests)) if len(requests) <= svc.config.teacher.max_concurrency else None
 
     def ask(group: tuple[str, int], advance: Callable[[], None]) -> None:
         program, count = group
@@ -112,6 +115,7 @@ def _ask(svc: Services, requests: list[SynthesisRequest], round_: int, attempt: 
             # requests from 0 alike.
             draw=f"attempt{attempt}/count{count}",
             on_done=advance,
+            wave=wave,
         )
         for i, p in zip(idx, predictions, strict=True):
             replies[i] = p.exercises if p is not None else ""

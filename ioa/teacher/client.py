@@ -30,6 +30,7 @@ from ioa.teacher.protocol import Request, Teacher
 from ioa.teacher.retries import Fault, RequestFailed, RetryPolicy
 from ioa.teacher.signatures import BARE_PROGRAMS, PROGRAMS
 from ioa.teacher.stats import TeacherStats
+from ioa.teacher.wave import Wave
 from ioa.traces import Tracer
 
 # The agent on whose behalf a node asks the teacher, for the per-agent accounting.
@@ -144,13 +145,16 @@ class ChatTeacher(Teacher):
             config["temperature"] = request.temperature
         if request.max_tokens is not None:
             config["max_tokens"] = request.max_tokens
-        round, node, draw, on_done = request.round, request.node, request.draw, request.on_done
+        round, node, draw, on_done, wave = request.round, request.node, request.draw, request.on_done, request.wave
 
         def one(indexed: tuple[int, dict[str, Any]]) -> dspy.Prediction | None:
             index, item = indexed
+            item_id = f"{round}/{node}/{name}/{draw}/{index}"
             try:
-                return self._run_one(program, name, item, f"{round}/{node}/{name}/{draw}/{index}", round, node, config)
+                return self._run_one(program, name, item, item_id, round, node, config, wave)
             finally:
+                if wave is not None:
+                    wave.done()
                 if on_done:
                     on_done()
 
@@ -166,9 +170,12 @@ class ChatTeacher(Teacher):
         round: int,
         node: str,
         config: dict[str, Any],
+        wave: Wave | None = None,
     ) -> dspy.Prediction | None:
         for attempt in range(self.cfg.parse_retries + 1):
-            start_item(f"{item_id}/{attempt}", self.derails.get(name))
+            if attempt and wave is not None and wave.late():
+                break  # asked again now, it would decode alone while the wave waits for it
+            start_item(f"{item_id}/{attempt}", self.derails.get(name), wave)
             kind, error = "completion", ""
             try:
                 with dspy.context(adapter=self.bare if name in BARE_PROGRAMS else self.adapter):
@@ -234,6 +241,7 @@ class ChatTeacher(Teacher):
             faults=dict(log.faults),
             retries=log.retries,
             derailed=sum(c.derailed for c in paid),
+            late=sum(c.late for c in paid),
             repair=log.repair,
             inputs={k: clip(str(v)) for k, v in item.items()},
             prompt=clip(last.prompt) if last else "",

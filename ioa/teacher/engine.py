@@ -17,6 +17,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from ioa.teacher.cache import CachedCompletion, TeacherCache, cache_key
 from ioa.teacher.retries import EmptyCompletion, Fault, RetryPolicy
+from ioa.teacher.wave import Wave
 
 
 @dataclass
@@ -35,6 +36,9 @@ class CallRecord:
     """The client stopped reading where the reply derailed (``ioa.teacher.derail``): the server sends the usage
     only with a reply's end, so ``prompt_tokens`` is estimated from the prompt's length (``TokenRate``) and
     ``completion_tokens`` counts the pieces streamed."""
+    late: bool = False
+    """The client stopped reading the reply, at its last complete line, when its wave had waited long enough for it
+    (``ioa.teacher.wave``); its tokens are counted as a derailed reply's."""
 
 
 @dataclass
@@ -49,6 +53,8 @@ class ItemLog:
     derail: Callable[[str], int | None] | None = None
     """Where the reply so far has derailed (``ioa.teacher.derail``): set, the reply is read as it arrives and
     dropped from there; None reads it whole."""
+    wave: Wave | None = None
+    """The wave the request was sent in: a reply read as it arrives stops when the wave has waited long enough."""
 
 
 _local = threading.local()
@@ -61,9 +67,9 @@ def item_log() -> ItemLog:
     return _local.log
 
 
-def start_item(draw: str, derail: Callable[[str], int | None] | None = None) -> ItemLog:
+def start_item(draw: str, derail: Callable[[str], int | None] | None = None, wave: Wave | None = None) -> ItemLog:
     """A fresh log for this thread's next item attempt; ``draw`` keys its cache entries apart from other draws."""
-    _local.log = ItemLog(draw=draw, derail=derail)
+    _local.log = ItemLog(draw=draw, derail=derail, wave=wave)
     return _local.log
 
 
@@ -183,10 +189,10 @@ class ChatOpenAIEngine:
                 usage = getattr(reply, "usage_metadata", None) or {}
                 finish = (getattr(reply, "response_metadata", None) or {}).get("finish_reason")
             else:
-                text, usage, finish = self._read_until_derailed(messages, params, log.derail)
+                text, usage, finish = self._read_until_derailed(messages, params, log.derail, log.wave)
             derailed = finish == "derailed"
             prompt_tokens = int(usage.get("input_tokens", 0))
-            if derailed:
+            if finish in ("derailed", "late"):
                 prompt_tokens = self.token_rate.estimate(len(prompt))
             else:
                 self.token_rate.count(len(prompt), prompt_tokens)
@@ -198,6 +204,7 @@ class ChatOpenAIEngine:
                 time.perf_counter() - start,
                 truncated=finish == "length",
                 derailed=derailed,
+                late=finish == "late",
             )
             log.calls.append(record)
             self.on_call(record)  # an empty completion is still a paid one
@@ -217,9 +224,14 @@ class ChatOpenAIEngine:
         return self._response(record)
 
     def _read_until_derailed(
-        self, messages: list[BaseMessage], params: dict[str, Any], derail: Callable[[str], int | None]
+        self,
+        messages: list[BaseMessage],
+        params: dict[str, Any],
+        derail: Callable[[str], int | None],
+        wave: Wave | None = None,
     ) -> tuple[str, dict[str, Any], str]:
-        """The reply streamed up to where it derails, its usage and its finish reason ("derailed" when cut here).
+        """The reply streamed up to where it derails, its usage and its finish reason ("derailed" when cut here;
+        "late" when cut at its last complete line because its ``wave`` waited long enough).
 
         Closing the stream early closes the connection, and a server that notices (``transformers serve``, vLLM)
         stops decoding the reply."""
@@ -234,6 +246,8 @@ class ChatOpenAIEngine:
                 finish = (getattr(chunk, "response_metadata", None) or {}).get("finish_reason") or finish
                 if piece and (at := derail(text)) is not None:
                     return text[:at].rstrip(), {"output_tokens": pieces}, "derailed"
+                if piece and wave is not None and wave.late() and (end := text.rfind("\n")) > 0:
+                    return text[:end].rstrip(), {"output_tokens": pieces}, "late"
         finally:
             stream.close()
         if finish is None and self._streams_finish:

@@ -14,7 +14,7 @@ from ioa.config import TeacherConfig
 
 MAX_LISTED_FAILURES = 50
 _COUNTED = ("calls", "prompt_tokens", "completion_tokens", "cache_hits")
-_SUMMED = (*_COUNTED, "retries", "derailed")
+_SUMMED = (*_COUNTED, "retries", "derailed", "late")
 
 
 def teacher_summary(events: list[dict[str, Any]], cfg: TeacherConfig) -> dict[str, Any]:
@@ -45,6 +45,8 @@ def teacher_summary(events: list[dict[str, Any]], cfg: TeacherConfig) -> dict[st
         "retries": totals["retries"],
         # Replies read only up to where they derailed (ioa.teacher.derail); their prompt tokens are estimated.
         "derailed": totals["derailed"],
+        # Replies read up to their last complete line when their wave had waited long enough (ioa.teacher.wave).
+        "late": totals["late"],
         "faults": dict(sorted(faults.items())),
         "failed_items_count": len(failed),
         "failed_items": [

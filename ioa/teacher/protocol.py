@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import dspy
 
+    from ioa.teacher.wave import Wave
+
 
 @dataclass(frozen=True)
 class Request:
@@ -26,6 +28,9 @@ class Request:
     answers are cached as separate draws."""
     on_done: Callable[[], None] | None = None
     """Called once per finished item, for progress bars."""
+    wave: Wave | None = None
+    """The wave the items are sent in, with other calls' items maybe: a streamed reply stops when the wave has waited
+    long enough for it (``ioa.teacher.wave``), and each finished item tells the wave. None waits for every reply."""
 
 
 def usage_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, float]:
@@ -52,12 +57,13 @@ class Teacher(Protocol):
         max_tokens: int | None = None,
         draw: str = "",
         on_done: Callable[[], None] | None = None,
+        wave: Wave | None = None,
     ) -> list[dspy.Prediction | None]:
         """Run program ``name`` on every input, in order; None marks an item dropped (unparseable, failed, unpaid).
 
         The options are those of ``Request``.
         """
-        return self.answer(name, inputs, Request(round, node, temperature, max_tokens, draw, on_done))
+        return self.answer(name, inputs, Request(round, node, temperature, max_tokens, draw, on_done, wave))
 
     def answer(self, name: str, inputs: Sequence[dict[str, Any]], request: Request) -> list[dspy.Prediction | None]:
         """What ``run`` does, with its options as one ``Request``: the method each teacher writes."""
