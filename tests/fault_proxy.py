@@ -80,6 +80,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
         self.close_connection = True
 
+    def _send_paced(self, events: list[bytes], pace: float) -> None:
+        """An event stream written one event at a time, ``pace`` seconds apart, as a server decodes it."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Content-Length", str(sum(map(len, events))))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        try:
+            for event in events:
+                self.wfile.write(event)
+                self.wfile.flush()
+                time.sleep(pace)
+        except OSError:
+            pass  # the client stopped reading: it closed the connection
+        self.close_connection = True
+
 
 class FakeOpenAIServer:
     """Answers every chat completion with ``reply(messages)``; counts and times the requests.
@@ -106,22 +122,6 @@ class FakeOpenAIServer:
         outer = self
 
         class Handler(_Handler):
-            def _send_paced(self, events: list[bytes], pace: float) -> None:
-                """An event stream written one event at a time, as a server decodes it."""
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Content-Length", str(sum(map(len, events))))
-                self.send_header("Connection", "close")
-                self.end_headers()
-                try:
-                    for event in events:
-                        self.wfile.write(event)
-                        self.wfile.flush()
-                        time.sleep(pace)
-                except OSError:
-                    pass  # the client stopped reading: it closed the connection
-                self.close_connection = True
-
             def do_GET(self) -> None:
                 if outer.models is None or not self.path.endswith("/models"):
                     self._send(404, json.dumps({"error": {"message": f"no route {self.path}"}}).encode())
@@ -244,22 +244,6 @@ class FaultProxy:
         outer = self
 
         class Handler(_Handler):
-            def _send_paced(self, events: list[bytes], pace: float) -> None:
-                """An event stream written one event at a time, as a server decodes it."""
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Content-Length", str(sum(map(len, events))))
-                self.send_header("Connection", "close")
-                self.end_headers()
-                try:
-                    for event in events:
-                        self.wfile.write(event)
-                        self.wfile.flush()
-                        time.sleep(pace)
-                except OSError:
-                    pass  # the client stopped reading: it closed the connection
-                self.close_connection = True
-
             def do_GET(self) -> None:
                 outer._forward(self, "GET", b"")
 
