@@ -191,6 +191,17 @@ def test_the_rest_of_a_wave_is_late_once_it_ran_past_the_factor_times_its_first_
     clock.now += 0.1
     assert wave.late()
     assert not Wave(1, clock).late()  # a single request waits for nothing
+    resumed = Wave(4, clock)
+    resumed.done(paid=False)
+    resumed.done(paid=False)  # half the step came from the cache at once: it sets no pace for the other half
+    assert not resumed.late()
+    clock.now += 10
+    resumed.done()
+    clock.now += 10 * STRAGGLER_FACTOR + 0.1
+    assert resumed.late()
+    cached = Wave(1, clock)
+    cached.done(paid=False)
+    assert not cached.late()  # a step answered whole from the cache has no pace either
 
 
 def test_a_straggler_is_cut_at_its_last_complete_line_and_the_wave_goes_on(tmp_path) -> None:

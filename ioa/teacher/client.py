@@ -154,7 +154,8 @@ class ChatTeacher(Teacher):
                 return self._run_one(program, name, item, item_id, round, node, config, wave)
             finally:
                 if wave is not None:
-                    wave.done()
+                    calls = item_log().calls
+                    wave.done(paid=not calls or any(not c.cached for c in calls))
                 if on_done:
                     on_done()
 

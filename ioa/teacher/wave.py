@@ -29,15 +29,19 @@ class Wave:
         self._finished: list[float] = []
         self._lock = threading.Lock()
 
-    def done(self) -> None:
-        """One request of the wave has finished."""
+    def done(self, paid: bool = True) -> None:
+        """One request of the wave has finished; one answered from the response cache (not ``paid``) took no time,
+        and is left out of the wave, or a resumed step's cached half would leave the others no time at all."""
         with self._lock:
-            self._finished.append(self._clock() - self._start)
+            if paid:
+                self._finished.append(self._clock() - self._start)
+            else:
+                self.size -= 1
 
     def late(self) -> bool:
         """Whether half the wave has finished and the rest have run past ``STRAGGLER_FACTOR`` times that."""
-        half = -(-self.size // 2)
         with self._lock:
-            if len(self._finished) < half:
+            half = -(-self.size // 2)
+            if half < 1 or len(self._finished) < half:
                 return False
             return self._clock() - self._start > STRAGGLER_FACTOR * self._finished[half - 1]
