@@ -42,7 +42,8 @@ SERVER = "shared prefix"
 def transformers_cache(requests: int) -> ContinuousBatchingConfig:
     """transformers' own page and step sizes, over the same memory as the server's cache."""
     server = batching(requests)
-    return ContinuousBatchingConfig(num_blocks=server["num_blocks"] * server["page_size"] // 256)
+    own_page = ContinuousBatchingConfig().page_size
+    return ContinuousBatchingConfig(num_blocks=server["num_blocks"] * server["page_size"] // own_page)
 
 
 VARIANTS = {

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import dspy
 
@@ -40,6 +41,7 @@ PROGRAMS: dict[str, str] = {
 MAX_MISTAKES = 3
 """Wrong answers shown in one remedial request: enough to aim at, few enough for a small teacher's context (the
 embedded teacher copied five whole wrong replies into its exercises instead of answering them)."""
+T = TypeVar("T")
 _ANSWER_MARKER = re.compile(r"answer\s*(?:is|:|=)\s*", re.I)
 
 
@@ -152,10 +154,7 @@ def _prerequisites(state: IOAState, spec: ModuleSpec) -> list[str]:
 def _items(lesson: Lesson, turn: int) -> str:
     """The level's items, rotated so that each request of a step starts with another: a small teacher writes about
     the first ones it reads, so over a step every item leads one request."""
-    if not lesson.items:
-        return "any, within the caps"
-    k = turn % len(lesson.items)
-    return ", ".join(lesson.items[k:] + lesson.items[:k])
+    return ", ".join(_rotated(lesson.items, turn)) or "any, within the caps"
 
 
 def _style_demos(fields: dict[str, Any], lesson: Lesson) -> list[dspy.Example]:
@@ -166,6 +165,12 @@ def _style_demos(fields: dict[str, Any], lesson: Lesson) -> list[dspy.Example]:
     items = ", ".join(r.item for r in refs if r.item) or "any, within the caps"
     shown = {k: v for k, v in fields.items() if k not in ("mistakes", "mastered", "count")}
     return [dspy.Example(**shown, count=len(refs), items=items, exercises=render_exercises(refs))]
+
+
+def _rotated(seq: Sequence[T], turn: int) -> list[T]:
+    """``seq`` starting from its ``turn``-th element (modulo its length), the ones before it moved to the end."""
+    k = turn % len(seq) if seq else 0
+    return [*seq[k:], *seq[:k]]
 
 
 def wrong_answers(state: IOAState, svc: Services, module: str) -> list[tuple[Task, str]]:
@@ -186,9 +191,8 @@ def mistake_lines(domain: Domain, wrong: list[tuple[Task, str]], turn: int = 0) 
     line. Shown as whole questions, one per line, the embedded teacher copied them as its problems: 1 of 4 exercises
     verified, against 5 of 6. It writes about the first mistake it reads: when every request of a remedial round led
     with the same one (r42, "book"), 21 of its 59 parsed exercises were dropped as duplicates of "book"."""
-    k = turn % len(wrong) if wrong else 0
     parts = []
-    for task, said in (wrong[k:] + wrong[:k])[:MAX_MISTAKES]:
+    for task, said in _rotated(wrong, turn)[:MAX_MISTAKES]:
         items = domain.lesson(task.module, task.level).items
         item = next((i for i in items if i in task.question), task.question)
         parts.append(f'{item} (the student wrote "{final_words(said)}")')
