@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 from langchain_core.language_models import FakeListChatModel
 
-from ioa.agents.synthesis import MAX_MISTAKES, mistake_lines, request_counts
+from ioa.agents.synthesis import MAX_MISTAKES, build_requests, mistake_lines, request_counts
 from ioa.agents.teacher import teach_file, teach_focus
 from ioa.bench.oracle import OracleTeacher, TaskBook
 from ioa.config import Config, TeacherConfig
@@ -197,6 +197,29 @@ def test_each_remedial_request_of_a_step_leads_with_another_mistake() -> None:
     assert shown.count("the student wrote") == MAX_MISTAKES and shown.startswith(words[4])
     assert f'{words[1]} (the student wrote "{words[1]}z")' in shown  # the window wraps to the first ones
     assert mistake_lines(domain, [], 3) == ""
+
+
+def test_a_steps_requests_lead_with_the_items_no_kept_example_teaches_yet(tmp_path: Path) -> None:
+    svc, _ = _words_services(tmp_path, REPLY)
+    level = svc.domain.lesson(ES, 0).items
+    taught, fresh = set(level[:2]), set(level[2:])
+    kept = [{"module": ES, "prompt": f'What is the plural of "{w}"?'} for w in sorted(taught)]
+    elsewhere = [{"module": PLURAL, "prompt": f'What is the plural of "{w}"?'} for w in sorted(fresh)]
+    write_jsonl(tmp_path / "data/trained.jsonl", kept[:1] + elsewhere)  # another module's example teaches nothing here
+    write_jsonl(tmp_path / "data/batch.jsonl", kept[1:])  # a kept example waiting in the batch counts
+    state = IOAState(
+        round=2,
+        modules=[PLURAL, ES],
+        focus=[ES],
+        modes={ES: "new"},
+        trained_files=["data/trained.jsonl"],
+        batch=["data/batch.jsonl"],
+        synthesis=[{"module": ES, "requests": 4, "kept": 1}],  # a yield of 1 in 4: several requests a step
+    )
+    requests = build_requests(state, svc, {ES: "new"}, draw=0)
+    listed = [r.inputs["items"].split(", ") for r in requests]
+    assert len(listed) > 2 and all(set(items[:2]) == fresh and set(items[2:]) == taught for items in listed)
+    assert {items[0] for items in listed} == fresh  # each untaught item leads some request
 
 
 def test_bridging_requests_never_name_a_mastered_module_of_another_subject(tmp_path: Path) -> None:
