@@ -89,7 +89,7 @@ def synthesis_inputs(mode: Mode, slot: Slot) -> dict[str, Any]:
     state = IOAState(p_teacher={spec.id: 1.0}, p_student={spec.id: success})
     svc = SimpleNamespace(domain=slot.domain)  # _fields reads only the domain for a new request
     fields = _fields(state, svc, spec, level, slot.count, "new")  # type: ignore[arg-type]
-    fields["items"] = _items(slot.domain.lesson(spec.id, level), slot.turn)
+    fields["items"] = _items(slot.domain.lesson(spec.id, level), slot.turn, taught=[])  # nothing kept yet
     if mode == "remedial":
         fields["mistakes"] = (slot.mistakes.text if slot.mistakes else "") or "none recorded"
     elif mode == "bridging":
