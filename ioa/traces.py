@@ -25,7 +25,7 @@ class Tracer:
     anyway (a full disk, a power cut) is ended before this tracer appends, so it costs no later event.
     """
 
-    def __init__(self, path: Path | None, max_text: int = 4000) -> None:
+    def __init__(self, path: Path | None, max_text: int = 2000) -> None:
         self.path = path
         self.max_text = max_text
         self._lock = threading.Lock()

@@ -25,7 +25,7 @@ ADD, SUB = "arithmetic/addition", "arithmetic/subtraction"
 
 
 def test_trace_length_is_a_config_field():
-    assert Config().observability.trace_max_chars == 4000
+    assert Config().observability.trace_max_chars == 2000
     cfg = Config.model_validate({"observability": {"trace_max_chars": 40}})
     assert Tracer(None, cfg.observability.trace_max_chars).clip("x" * 100) == "x" * 40 + "... [60 more chars]"
 

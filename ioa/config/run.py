@@ -25,10 +25,8 @@ from ioa.config.section import Section
 class ObservabilityConfig(Section):
     """What the run records about itself beyond traces.jsonl, and how much of each prompt it keeps."""
 
-    # A synthesis prompt ends with its request (items, mistakes, mastered module) after the worked demo: about 2,500
-    # characters with the words domain's demo of four exercises. The default keeps it whole.
     trace_max_chars: int = Field(
-        4000, ge=0, description="Teacher prompts, raw outputs and parsed fields longer than this are cut in traces."
+        2000, ge=0, description="Teacher prompts, raw outputs and parsed fields longer than this are cut in traces."
     )
     mlflow: bool = Field(
         False, description="Trace LangChain and DSPy calls to MLflow (mlflow autolog); needs `pip install mlflow`."

@@ -287,18 +287,13 @@ class WordsDomain:
     # --- synthesis ----------------------------------------------------------------------
 
     def lesson(self, module_id: str, level: int) -> Lesson:
-        """What a synthesis request at ``level`` names: the unit's words, the size and complexity caps, and all four
-        of the unit's reference words as the worked demo. The embedded teacher writes about as many exercises as its
-        demo shows. On the 16 requests of a first wave (two seeds), a demo of four gave 50 and 49 parsed exercises
-        and 36 and 27 checker-verified, against 16 and 19, and 6 and 6, for a demo of two; on a bridging wave its
-        verified exercises taught 15 and 9 of the unit's words, against 7 and 8. It also copies the demo's words
-        more: those exercises teach no probe, and are kept only as practice of the rule."""
+        """What a synthesis request at ``level`` names: the unit's words, the size and complexity caps, references."""
         unit = self._unit(module_id)
         words = unit.words[level]
         longest = max(len(w) for w in words)
         references = tuple(
             StyleExample(unit.ask.format(w=w), unit.steps(w, a), a, unit.check(w, a), item=w)
-            for w, a in ((w, unit.forms(w)[0]) for w in unit.references)
+            for w, a in ((w, unit.forms(w)[0]) for w in unit.references[:2])
         )
         return Lesson(
             items=words,
