@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -84,6 +86,31 @@ def test_capped_teacher_never_synthesizes_past_the_budget(domain):
     assert capped.snapshot()["calls"] == 5
     capped.run("answer_probe", probe, round=0, node="identify")
     assert capped.snapshot()["calls"] == 5 + 3
+
+
+def test_capped_teacher_grants_the_budget_once_to_batches_asking_at_the_same_time(domain):
+    """A teach step's batches ask from several threads at once, each while the others' teacher is still writing."""
+
+    class SlowOracle(OracleTeacher):
+        def answer(self, name, inputs, request):  # noqa: ANN001, ANN202
+            time.sleep(0.2)  # every batch is in flight before any returns
+            return super().answer(name, inputs, request)
+
+    capped = CappedTeacher(SlowOracle(TaskBook(domain)), budget=12)
+    request = {"skill": "arithmetic/addition (Addition): add", "level": "level 1 of 3", "count": 5}
+    results: list[list] = []
+    batches = [
+        threading.Thread(
+            target=lambda: results.append(capped.run("synthesize_new", [request] * 2, round=1, node="teach"))
+        )
+        for _ in range(4)
+    ]
+    for batch in batches:
+        batch.start()
+    for batch in batches:
+        batch.join()
+    granted = sum(p is not None for out in results for p in out)
+    assert capped.spent == 12 and capped.by_round == {1: 12} and granted == 3  # 5 + 5 + 2, whoever asked first
 
 
 def test_spread_is_exact_and_proportional():

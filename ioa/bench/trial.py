@@ -7,6 +7,7 @@ diagnostic probes a strategy may look at, and the held-out probes only the bench
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ class CappedTeacher(Teacher):
         """Round -> synthesized items requested up to and including that round."""
         self.measured = 0
         """Probe answers asked by the identify node: P_T, measurement the graph's teacher budget counts."""
+        self._granting = threading.Lock()
 
     def snapshot(self) -> dict[str, int]:
         """The inner teacher's counters, with ``calls`` in the bench's unit of budget: the probe answers of P_T
@@ -56,17 +58,20 @@ class CappedTeacher(Teacher):
             if request.node == "identify":
                 self.measured += len(inputs)
             return self.inner.answer(name, inputs, request)
-        allowed, spend = [], 0
-        for item in inputs:
-            size = int(item.get("count", 1))
-            room = self.budget - self.spent - spend
-            if room <= 0:
-                break
-            allowed.append({**item, "count": min(size, room)} if "count" in item else item)
-            spend += min(size, room)
+        # A teach step's batches call this from several threads at once: what one grants, the next must see before
+        # it grants its own, or both spend the same room (a quick bench's control once synthesized 80 of 48).
+        with self._granting:
+            allowed, spend = [], 0
+            for item in inputs:
+                size = int(item.get("count", 1))
+                room = self.budget - self.spent - spend
+                if room <= 0:
+                    break
+                allowed.append({**item, "count": min(size, room)} if "count" in item else item)
+                spend += min(size, room)
+            self.spent += spend
+            self.by_round[request.round] = self.spent
         out = self.inner.answer(name, allowed, request) if allowed else []
-        self.spent += spend
-        self.by_round[request.round] = self.spent
         for _ in inputs[len(allowed) :]:
             if request.on_done:
                 request.on_done()
