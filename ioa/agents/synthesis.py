@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -103,7 +104,7 @@ def build_requests(state: IOAState, svc: Services, modes: dict[str, Mode], draw:
         needs.update({(module, lv): n for lv, n in split.items()})
     counts = request_counts(state, needs, cfg.teacher.max_concurrency)
     wrong = {m: wrong_answers(state, svc, m) for m in state.focus if modes[m] == "remedial"}
-    taught = {m: taught_prompts(state, svc, m) for m in state.focus}
+    taught = taught_prompts(state, svc)  # read once for every focus module
     out = []
     for (module, level), n in needs.items():
         mode = modes[module]
@@ -157,7 +158,7 @@ def _items(lesson: Lesson, turn: int, taught: list[str]) -> str:
     starts with another: a small teacher writes about the first items it reads, and a student learns the items it
     is taught. In the fresh clone of de1690d the student answered exactly the five plurals in -es it had kept
     examples of, and none of the other seven; the round's later waves listed the five as often as the rest, and 8 of
-    its 49 parsed exercises were dropped as duplicates of words already kept."""
+    its 54 parsed exercises were dropped as duplicates of words already kept."""
     new = [i for i in lesson.items if not any(re.search(rf"\b{re.escape(i)}\b", p) for p in taught)]
     old = [i for i in lesson.items if i not in new]
     return ", ".join(_rotated(new, turn) + _rotated(old, turn)) or "any, within the caps"
@@ -179,10 +180,13 @@ def _rotated(seq: Sequence[T], turn: int) -> list[T]:
     return [*seq[k:], *seq[:k]]
 
 
-def taught_prompts(state: IOAState, svc: Services, module: str) -> list[str]:
-    """The problems of every kept example of ``module`` so far: trained on, or waiting in the batch."""
-    files = [*state.trained_files, *state.batch]
-    return [r["prompt"] for f in files for r in read_jsonl(svc.run_dir.resolve(f)) if r["module"] == module]
+def taught_prompts(state: IOAState, svc: Services) -> defaultdict[str, list[str]]:
+    """The problems of every kept example so far (trained on, or waiting in the batch), by module."""
+    taught: defaultdict[str, list[str]] = defaultdict(list)
+    for f in [*state.trained_files, *state.batch]:
+        for row in read_jsonl(svc.run_dir.resolve(f)):
+            taught[row["module"]].append(row["prompt"])
+    return taught
 
 
 def wrong_answers(state: IOAState, svc: Services, module: str) -> list[tuple[Task, str]]:
