@@ -184,6 +184,15 @@ def test_near_duplicates_are_dropped_within_the_round(harness: Harness) -> None:
     assert len(out.rows) == 1 and list(out.dropped().values()) == ["duplicate"]
 
 
+def test_the_same_problem_with_other_steps_is_a_duplicate(harness: Harness) -> None:
+    """Unlike for ROUGE-L, as r49's remedial wave wrote "bird" three times; spacing, case and punctuation aside."""
+    other = {**BOX, "problem": "what is the plural of box ?", "steps": "One box, two boxes.", "request": 1}
+    out = harness.adapt(WordsDomain(), [BOX, other], strategies=[])
+    assert len(out.rows) == 1 and list(out.dropped().values()) == ["duplicate"]
+    fox = {**other, "problem": 'What is the plural of "fox"?', "steps": "One fox, two foxes.", "answer": "foxes"}
+    assert len(harness.adapt(WordsDomain(), [BOX, fox], strategies=[]).rows) == 2
+
+
 def test_checker_practice_is_an_explicit_supplement_off_by_default(harness: Harness) -> None:
     assert Config().adapter.checker_practice_per_example == 0
     off = harness.adapt(WordsDomain(), [BOX])

@@ -17,7 +17,7 @@ from ioa.adapter.verify import verify_drafts
 AGENT = "adapter"
 
 
-def adapt(drafts: list[Draft], ad: Adaptation, kept_texts: list[str]) -> list[Draft]:
+def adapt(drafts: list[Draft], ad: Adaptation, kept: list[tuple[str, str]]) -> list[Draft]:
     """Verify and adapt the drafts in place; the kept ones, in the order they are written."""
     verify_drafts(drafts, ad)
     for name, step in STEPS.items():
@@ -29,9 +29,9 @@ def adapt(drafts: list[Draft], ad: Adaptation, kept_texts: list[str]) -> list[Dr
     fit_budget(_live(drafts), ad)
     if ad.svc.config.adapter.scaffold:
         scaffold(_live(drafts), ad)
-    deduplicate(_live(drafts), kept_texts, ad.svc.config.adapter.dedup_rouge)
-    kept = _live(drafts)
-    return order_small_first(kept) if "small_instances_first" in ad.strategies else kept
+    deduplicate(_live(drafts), kept, ad.svc.config.adapter.dedup_rouge)
+    live = _live(drafts)
+    return order_small_first(live) if "small_instances_first" in ad.strategies else live
 
 
 def _live(drafts: list[Draft]) -> list[Draft]:

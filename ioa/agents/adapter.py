@@ -53,8 +53,8 @@ def adapt_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any]:
     ad = Adaptation(svc, round_, attempt, budget, count_tokens)
     before = svc.teacher.snapshot()
     earlier = [r for f in state.batch for r in read_jsonl(svc.run_dir.resolve(f))]
-    kept_texts = [f"{r['prompt']}\n{r['target']}" for r in earlier if r.get("source") != PRACTICE_SOURCE]
-    kept = [training_row(d) for d in adapt(drafts, ad, kept_texts)]
+    batch = [(r["prompt"], r["target"]) for r in earlier if r.get("source") != PRACTICE_SOURCE]
+    kept = [training_row(d) for d in adapt(drafts, ad, batch)]
     rows = kept + checker_practice_rows(svc, kept, round_, attempt)
     path = adapted_file(round_, attempt)
     write_jsonl(svc.run_dir.resolve(path), rows)
