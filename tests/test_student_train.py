@@ -287,3 +287,39 @@ def test_a_from_scratch_student_takes_enough_steps_on_a_small_round(tokenizer_di
     assert round_epochs(tiny, TrainingConfig(epochs=4), 9) == 2
     pretrained = load_student(StudentConfig(model=str(pretrained_dir)), tokenizer_dir)
     assert round_epochs(pretrained, cfg, 9) == 2
+
+
+def test_a_round_stops_once_the_student_writes_its_whole_batch(tokenizer_dir: Path, tmp_path: Path) -> None:
+    """With stop_when_learnt the recipe ends at the first check (every LEARNT_EVERY steps) where greedy decoding
+    writes every example exactly, those of the replay pool too; without it, it runs every epoch it was given."""
+    from ioa.student_train.train import LEARNT_EVERY, Replay
+
+    lesson, earlier = SUMS[:3], SUMS[5:7]
+    cfg = TrainingConfig(epochs=300, batch_size=8, lr=1e-2)
+    student = load_student(StudentConfig(**TINY), tokenizer_dir)
+    replay = Replay(pool=earlier, weights=[1.0, 1.0], per_epoch=1)
+    stopped = train_student(student, lesson, cfg, tmp_path / "stopped", replay=replay, stop_when_learnt=True)
+    assert stopped.steps < 300 and stopped.steps % LEARNT_EVERY == 0 and stopped.epochs == stopped.steps
+    answers = generate_answers(student, [e.prompt for e in lesson + earlier], max_new_tokens=6, batch_size=8)
+    assert answers == [e.target for e in lesson + earlier]
+    hparams = json.loads((tmp_path / "stopped" / "hparams.json").read_text())
+    assert (hparams["epochs"], hparams["epochs_run"]) == (300, stopped.steps)
+
+    unstopped = train_student(
+        load_student(StudentConfig(**TINY), tokenizer_dir),
+        lesson,
+        cfg.model_copy(update={"epochs": 20}),
+        tmp_path / "all",
+    )
+    assert (unstopped.steps, unstopped.epochs) == (20, 20)
+
+
+def test_only_a_from_scratch_student_with_unset_epochs_stops_when_learnt(
+    tokenizer_dir: Path, pretrained_dir: Path
+) -> None:
+    from ioa.student_train.train import until_learnt
+
+    tiny = load_student(StudentConfig(**TINY), tokenizer_dir)
+    assert until_learnt(tiny, TrainingConfig())
+    assert not until_learnt(tiny, TrainingConfig(epochs=4))  # `ioa bench` holds steps equal between strategies
+    assert not until_learnt(load_student(StudentConfig(model=str(pretrained_dir)), tokenizer_dir), TrainingConfig())

@@ -19,6 +19,7 @@ from ioa.student_train.train import (
     replay_count,
     round_epochs,
     train_student,
+    until_learnt,
 )
 
 AGENT = "trainer"
@@ -72,16 +73,18 @@ def _train(
     cfg: TrainingConfig,
     what: str,
     pool: Replay | None = None,
+    stop_when_learnt: bool = False,
     **log: int,
 ) -> dict[str, Any]:
-    """Train ``cfg.epochs`` over ``data`` from the state's checkpoint, save round ``state.round + 1``, trace it."""
+    """Train ``cfg.epochs`` over ``data`` from the state's checkpoint (fewer, with ``stop_when_learnt``, once it is
+    learnt), save round ``state.round + 1``, trace it."""
     round_ = state.round + 1
     student = svc.student(state.student_checkpoint)
     out = svc.run_dir.student / f"round_{round_}"
     started = time.perf_counter()
     drawn = pool.drawn if pool else 0
     steps = cfg.epochs * -(-(len(data) + drawn) // cfg.batch_size)
-    svc.progress.node(node, round_, f"{what}, {steps} steps")
+    svc.progress.node(node, round_, f"{what}, {'at most ' if stop_when_learnt else ''}{steps} steps")
     losses: list[float] = []  # every step's loss, traced for the report's loss curves
     with svc.progress.step(f"training the student (round {round_})", steps) as advance:
 
@@ -90,7 +93,14 @@ def _train(
             advance(1, f"loss {loss:.3f}")
 
         result = train_student(
-            student, data, cfg, out, progress=on_step, max_len=state.lengths.get("train_seq"), replay=pool
+            student,
+            data,
+            cfg,
+            out,
+            progress=on_step,
+            max_len=state.lengths.get("train_seq"),
+            replay=pool,
+            stop_when_learnt=stop_when_learnt,
         )
     checkpoint = svc.run_dir.relative(out)
     svc.adopt_student(student, checkpoint)
@@ -99,10 +109,12 @@ def _train(
         node=node,
         agent=AGENT,
         kind="training",
-        summary=f"{result.steps} steps on {what}, loss {result.loss_first:.3f} -> {result.loss_last:.3f}",
+        summary=f"{result.steps} steps on {what}, loss {result.loss_first:.3f} -> {result.loss_last:.3f}"
+        + (f"; stopped, the batch learnt (at most {steps})" if result.steps < steps else ""),
         latency_s=time.perf_counter() - started,
         checkpoint=checkpoint,
         steps=result.steps,
+        max_steps=steps,
         tokens_trained=result.tokens,
         loss_first=result.loss_first,
         loss_last=result.loss_last,
@@ -112,7 +124,7 @@ def _train(
     record = {
         "round": round_,
         "steps": result.steps,
-        "passes": cfg.epochs * (len(data) + drawn),
+        "passes": result.epochs * (len(data) + drawn),
         **log,
         "loss_first": result.loss_first,
         "loss_last": result.loss_last,
@@ -142,12 +154,14 @@ def train_on_batch(state: IOAState, runtime: Runtime[Services]) -> dict[str, Any
         return done
     replay = replay_pool(svc, state, replay_count(cfg, len(examples)))
     drawn, earlier = (replay.drawn, len(replay.pool)) if replay else (0, 0)
-    epochs = round_epochs(svc.student(state.student_checkpoint), cfg, len(examples) + drawn)
+    student = svc.student(state.student_checkpoint)
+    epochs = round_epochs(student, cfg, len(examples) + drawn)
+    stop = until_learnt(student, cfg)
     # Its own data order and replay draws: the seed of its round, as consolidation's.
     cfg = cfg.model_copy(update={"epochs": epochs, "seed": cfg.seed + state.round + 1})
     what = f"{len(examples)} new + {drawn} replayed per epoch (of {earlier} earlier)"
     log = {"examples": len(examples), "replay": drawn, "replay_pool": earlier}
-    trained = _train(svc, state, "train", examples, cfg, what, replay, **log)
+    trained = _train(svc, state, "train", examples, cfg, what, replay, stop, **log)
     return {**done, **trained}
 
 
