@@ -19,7 +19,7 @@ SMALL = [
     "domain.probes_per_module=3",
     "synthesis.examples_per_module=3",
     "budget.max_rounds=2",
-    "budget.min_batch=1",
+    "budget.min_batch_per_module=1",
     "budget.max_teach_attempts=1",
     "training.epochs=2",
 ]

@@ -105,15 +105,18 @@ def test_stuck_advance_and_budget_decisions_are_explained(tmp_path):
 
 
 def test_batch_check_says_why(tmp_path):
-    svc = _services(tmp_path, budget={"min_batch": 8, "max_teach_attempts": 2})
+    svc = _services(tmp_path, budget={"min_batch_per_module": 4, "max_teach_attempts": 2})
     runtime = SimpleNamespace(context=svc)
-    assert batch_ready(IOAState(batch_examples=3, teach_attempts=1), runtime) == "teach"
-    assert batch_ready(IOAState(batch_examples=3, teach_attempts=2), runtime) == "train"
-    assert batch_ready(IOAState(batch_examples=9, teach_attempts=1), runtime) == "train"
+    two = ["capitals", "plural/regular"]
+    assert batch_ready(IOAState(focus=two, batch_examples=5, teach_attempts=1), runtime) == "teach"
+    assert batch_ready(IOAState(focus=two, batch_examples=5, teach_attempts=2), runtime) == "train"
+    assert batch_ready(IOAState(focus=two, batch_examples=9, teach_attempts=1), runtime) == "train"
+    assert batch_ready(IOAState(focus=["plural/es"], batch_examples=5, teach_attempts=1), runtime) == "train"
     reasons = [e["reason"] for e in read_traces(svc.run_dir.traces)]
-    assert "only 3 of 8 examples" in reasons[0]
+    assert "only 5 of 8 examples" in reasons[0]
     assert "capped at 2" in reasons[1]
-    assert "9 adapted examples reach the minimum batch of 8" in reasons[2]
+    assert "9 adapted examples reach the minimum batch of 8 (4 per module, 2 in focus)" in reasons[2]
+    assert "5 adapted examples reach the minimum batch of 4 (4 per module, 1 in focus)" in reasons[3]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -123,8 +126,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_traces_cli_json_table_and_filters(tmp_path):
-    svc = _services(tmp_path, budget={"min_batch": 8})
-    batch_ready(IOAState(round=1, batch_examples=3), SimpleNamespace(context=svc))
+    svc = _services(tmp_path, budget={"min_batch_per_module": 4})
+    batch_ready(IOAState(round=1, focus=["capitals", "plural/regular"], batch_examples=3), SimpleNamespace(context=svc))
     svc.tracer.event(round=0, node="identify", agent="teacher", kind="parse_failure", summary="p: x", error="bad")
     run_dir = str(svc.run_dir.root)
 

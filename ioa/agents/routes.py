@@ -14,31 +14,41 @@ AGENT = "planner"
 
 
 def batch_ready(state: IOAState, runtime: Runtime[Services]) -> Literal["train", "teach"]:
-    """The planner's check after adapting: train once the ZPD batch is big enough (or teaching is capped)."""
+    """The planner's check after adapting: train once the ZPD batch is big enough (or teaching is capped).
+
+    Big enough grows with the modules in focus: a fixed minimum asked a round on one module for as much as a stage
+    of two, and the embedded teacher's later waves on one module kept little the first had not (the fresh clone
+    of de1690d: plurals in -es kept box, dish, lunch, glass and watch in its first wave, then only glass, wish
+    and boss in two more, 80 s for no word the probes ask)."""
     svc = runtime.context
     budget = svc.config.budget
-    big_enough = state.batch_examples >= budget.min_batch
+    min_batch = budget.min_batch_per_module * max(len(state.focus), 1)
+    big_enough = state.batch_examples >= min_batch
     capped = state.teach_attempts >= budget.max_teach_attempts
     ready = big_enough or capped
     if big_enough:
-        reason = f"{state.batch_examples} adapted examples reach the minimum batch of {budget.min_batch}"
+        reason = (
+            f"{state.batch_examples} adapted examples reach the minimum batch of {min_batch} "
+            f"({budget.min_batch_per_module} per module, {len(state.focus)} in focus)"
+        )
     elif capped:
         reason = (
             f"teach attempts capped at {budget.max_teach_attempts}; training on the {state.batch_examples} there are"
         )
     else:
-        reason = f"only {state.batch_examples} of {budget.min_batch} examples; the teacher is asked for more"
+        reason = f"only {state.batch_examples} of {min_batch} examples; the teacher is asked for more"
     svc.tracer.event(
         round=state.round + 1,
         node="adapt",
         agent=AGENT,
         kind="batch_check",
         summary=f"batch {'ready' if ready else 'not ready'}: {state.batch_examples} examples "
-        f"(min {budget.min_batch}), teach attempt {state.teach_attempts}/{budget.max_teach_attempts}",
+        f"(min {min_batch}), teach attempt {state.teach_attempts}/{budget.max_teach_attempts}",
         decision="train" if ready else "teach",
         reason=reason,
         batch_examples=state.batch_examples,
-        min_batch=budget.min_batch,
+        min_batch=min_batch,
+        focus=len(state.focus),
         teach_attempts=state.teach_attempts,
         max_teach_attempts=budget.max_teach_attempts,
     )

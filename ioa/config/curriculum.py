@@ -193,12 +193,17 @@ class BudgetConfig(Section):
     """When a run stops even if not everything is mastered."""
 
     max_rounds: int = Field(
-        3,
+        4,
         ge=1,
         description="Teach -> train -> diagnose rounds; consolidation (training.consolidation_epochs) adds one.",
     )
     max_teacher_calls: int = Field(2000, ge=1, description="Teacher requests over the whole run.")
-    min_batch: int = Field(8, ge=1, description="Fewest adapted examples the planner trains on.")
+    min_batch_per_module: int = Field(
+        4,
+        ge=1,
+        description="Fewest adapted examples the planner trains on, per module in focus: a stage of two modules "
+        "trains on at least 8, a remedial round on one module on at least 4.",
+    )
     max_teach_attempts: int = Field(3, ge=1, description="Teach calls per round before training on what there is.")
     max_empty_rounds: int = Field(
         2,
