@@ -104,14 +104,14 @@ def default_epochs(student: Student, cfg: TrainingConfig) -> int:
 
 
 SCRATCH_STEPS = 150
-"""Most optimizer steps a from-scratch student takes on one round's batch, which it stops short of once it has
-learnt the batch (``until_learnt``). A random 11M model must first learn the answer's form before any word: on 16
-worked word exercises in one template it answered 1 of 8 taught words per module after 50 steps and all 8 after
+"""Fewest optimizer steps a from-scratch student's round is given on its batch, of which it stops short once it
+has learnt the batch (``until_learnt``). A random 11M model must first learn the answer's form before any word: on
+16 worked word exercises in one template it answered 1 of 8 taught words per module after 50 steps and all 8 after
 100 (lr 1e-3, batch 16); teacher-written exercises vary more, and 100 steps on 19 of them taught it 2 of 24. A
 round of a few dozen examples at 12 epochs makes about 20 steps."""
 LEARNT_EVERY = 10
-"""Steps between two checks of whether a round's batch is learnt: one forward pass over the batch, about a third of
-a step's compute, so checking every 10 steps costs about 3% of the training."""
+"""Steps between two checks of whether a round's batch is learnt: a forward pass over the batch and the replay pool,
+with a pool of a few dozen examples about the compute of one step, so about a tenth of the training."""
 
 
 def consolidation_epochs(student: Student, cfg: TrainingConfig) -> int:
@@ -136,11 +136,11 @@ def round_epochs(student: Student, cfg: TrainingConfig, examples: int) -> int:
 
 
 def until_learnt(student: Student, cfg: TrainingConfig) -> bool:
-    """Whether a round stops once its batch is learnt: where ``SCRATCH_STEPS`` sets the steps (a from-scratch student,
-    ``training.epochs`` unset). Replayed from r48's checkpoints, the 2.2M student answered every one of its round's
-    14, 11 and 8 examples after 50 of the 150 steps, each round; the other 100 steps took about two thirds of the
-    round's training time. A set ``training.epochs`` (as `ioa bench` sets it, to hold steps equal between
-    strategies) always runs every epoch."""
+    """Whether a round stops once its batch is learnt (and nothing taught before is lost): where ``SCRATCH_STEPS``
+    sets the steps (a from-scratch student, ``training.epochs`` unset). Replayed from r48's checkpoints, the 2.2M
+    student answered every one of its round's 14, 11 and 8 examples after 50 of the 150 steps, each round; the
+    other 100 steps took about two thirds of the round's training time. A set ``training.epochs`` (as `ioa bench`
+    sets it, to hold steps equal between strategies) always runs every epoch."""
     return cfg.epochs is None and _from_scratch(student)
 
 
