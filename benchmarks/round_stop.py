@@ -10,14 +10,13 @@ student twice from the same initial weights with the run's own recipe: epochs fr
 (``SCRATCH_STEPS``), replay from every earlier round (``training.replay_fraction``), optimizer moments carried.
 Once with every planned step, once with ``stop_when_learnt`` (the run's default, ``until_learnt``). After each
 round it prints the round's steps and training seconds, and how many of every example taught so far the student
-answers exactly (greedy, final answer); at the end, the ratio of the two recipes' training time. ``--recipe``
-runs one of them alone, for timing the whole process (farm-bench ``--vs``).
+answers right, greedy and scored by the domain's checker as a probe is; at the end, the ratio of the two recipes'
+training time. ``--recipe`` runs one of them alone, for timing the whole process (farm-bench ``--vs``).
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ from transformers.utils import logging
 
 from ioa.adapter.text import solution_lines, templated
 from ioa.config import Config
+from ioa.domains.base import Task
 from ioa.domains.words import UNITS, WordsDomain
 from ioa.student_train import Example, generate_answers, load_student, train_student
 from ioa.student_train.run_vocab import run_tokenizer
@@ -39,28 +39,30 @@ LESSONS = (  # (module, levels) per round
 )
 
 
-def lesson(module: str, levels: tuple[int, ...]) -> list[Example]:
+DOMAIN = WordsDomain()
+
+
+def lesson(module: str, levels: tuple[int, ...]) -> list[tuple[Task, Example]]:
+    """Each word of ``levels`` as its probe asks it, with a worked solution in the adapter's template."""
     unit = next(u for u in UNITS if u.spec.id == module)
+    words = sum(len(level) for level in unit.words)  # every word of the unit, once
     out = []
-    for level in levels:
-        for word in unit.words[level]:
-            answer = unit.forms(word)[0]
-            steps = "\n".join([*templated(solution_lines(unit.steps(word, answer))), f"Answer: {answer}"])
-            out.append(Example(prompt=unit.ask.format(w=word), target=steps))
+    for task in DOMAIN.probes(module, words, seed=0):
+        if task.level in levels:
+            steps = templated(solution_lines(unit.steps(task.entry["word"], task.answer)))
+            out.append((task, Example(prompt=task.question, target="\n".join([*steps, f"Answer: {task.answer}"]))))
     return out
-
-
-def final(text: str) -> str:
-    return re.split(r"Answer:\s*", text)[-1].strip()
 
 
 def run(recipe: str, stop: bool, tokenizer_dir: Path, tmp: Path) -> float:
     cfg = Config()
     student = load_student(cfg.student, tokenizer_dir, None, cfg.training)
     taught: list[Example] = []
+    tasks: list[Task] = []
     total = 0.0
     for index, round_ in enumerate(LESSONS, start=1):
-        batch = [e for module, levels in round_ for e in lesson(module, levels)]
+        pairs = [pair for module, levels in round_ for pair in lesson(module, levels)]
+        batch = [example for _, example in pairs]
         per_epoch = replay_count(cfg.training, len(batch)) if taught else 0
         replay = Replay(pool=list(taught), weights=[1.0] * len(taught), per_epoch=per_epoch) if taught else None
         drawn = replay.drawn if replay else 0
@@ -73,11 +75,12 @@ def run(recipe: str, stop: bool, tokenizer_dir: Path, tmp: Path) -> float:
         seconds = time.perf_counter() - started
         total += seconds
         taught += batch
-        answers = generate_answers(student, [e.prompt for e in taught], max_new_tokens=64, batch_size=64)
-        right = sum(final(a) == final(e.target) for a, e in zip(answers, taught, strict=True))
+        tasks += [task for task, _ in pairs]
+        answers = generate_answers(student, [t.question for t in tasks], max_new_tokens=64, batch_size=64)
+        right = sum(DOMAIN.score(t, a) for t, a in zip(tasks, answers, strict=True))
         print(
             f"{recipe:>14}  round {index}: {len(batch):2d} new + {drawn} replayed, {result.steps:3d} steps, "
-            f"{seconds:5.1f} s; answers {right}/{len(taught)} taught so far",
+            f"{seconds:5.1f} s; answers {right:.0f}/{len(tasks)} taught so far",
             flush=True,
         )
     return total
@@ -93,7 +96,7 @@ def main() -> None:
     logging.disable_progress_bar()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        tokenizer_dir = run_tokenizer(WordsDomain(), tmp / "tokenizer")
+        tokenizer_dir = run_tokenizer(DOMAIN, tmp / "tokenizer")
         every = run("every step", False, tokenizer_dir, tmp) if args.recipe != "learnt" else None
         learnt = run("until learnt", True, tokenizer_dir, tmp) if args.recipe != "every" else None
     if every and learnt:

@@ -110,8 +110,9 @@ has learnt the batch (``until_learnt``). A random 11M model must first learn the
 100 (lr 1e-3, batch 16); teacher-written exercises vary more, and 100 steps on 19 of them taught it 2 of 24. A
 round of a few dozen examples at 12 epochs makes about 20 steps."""
 LEARNT_EVERY = 10
-"""Steps between two checks of whether a round's batch is learnt: a forward pass over the batch and the replay pool,
-with a pool of a few dozen examples about the compute of one step, so about a tenth of the training."""
+"""Steps between two checks of whether a round's batch is learnt: a forward pass over the batch and the replay pool.
+In benchmarks/round_stop.py a round of 8 new and a pool of 24 took 130 steps and 13 checks in 25.6 s, against 150
+steps in 24.4 s without them: a check cost about two steps, a fifth of the training between two checks."""
 
 
 def consolidation_epochs(student: Student, cfg: TrainingConfig) -> int:
