@@ -15,6 +15,8 @@ import argparse
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -37,23 +39,33 @@ from ioa.traces import Tracer
 FOCUS = ["capitals", "plural/regular"]
 
 
-def wave(config: Any) -> tuple[list[dict[str, Any]], int]:
-    """The first stage's synthesis requests, one wave of them, and their completion cap, as the main job sends."""
+def wave(config: Any, focus: list[str] = FOCUS, draw: int = 100) -> tuple[list[dict[str, Any]], int]:
+    """One wave of synthesis requests for ``focus`` at its first level, and their completion cap, as the main job sends
+    them (by default its first stage's); ``draw`` rotates the items each request leads with."""
     domain = get_domain("words", 0)
     # A measured yield of 0.3 kept per request, as the embedded teacher's: the wave fills the concurrency.
     state = IOAState(
         modules=[m.id for m in domain.modules],
-        focus=FOCUS,
-        p_teacher=dict.fromkeys(FOCUS, 0.8),
-        p_student=dict.fromkeys(FOCUS, 0.0),
-        synthesis=[{"module": m, "requests": 10, "kept": 3} for m in FOCUS],
+        focus=focus,
+        p_teacher=dict.fromkeys(focus, 0.8),
+        p_student=dict.fromkeys(focus, 0.0),
+        synthesis=[{"module": m, "requests": 10, "kept": 3} for m in focus],
     )
-    requests = build_requests(state, SimpleNamespace(config=config, domain=domain), dict.fromkeys(FOCUS, "new"), 100)
+    requests = build_requests(state, SimpleNamespace(config=config, domain=domain), dict.fromkeys(focus, "new"), draw)
     probes = [t for m in domain.modules for t in domain.probes(m.id, config.domain.probes_per_module, 0)]
     tokenizer = AutoTokenizer.from_pretrained(TINY_TOKENIZER)
     j = config.synthesis.examples_per_module
     lengths, _ = derive_lengths(domain, probes, tokenizer, config.student.context_length, j, config.lengths)
     return [r.inputs for r in requests], synthesis_cap(lengths.teacher_synthesis, requests[0].count, j)
+
+
+@contextmanager
+def embedded_teacher(config: Any) -> Iterator[ChatTeacher]:
+    """ioa's teacher client against the embedded server, as a run starts them, with its traces in a scratch folder."""
+    work = Path(tempfile.mkdtemp(prefix="ioa-bench-teacher-"))
+    with teacher_endpoint(config, RunDir(work), Reporter()) as (url, model):
+        teacher_cfg = config.teacher.for_embedded_server().model_copy(update={"model": model})
+        yield ChatTeacher(build_chat_model(teacher_cfg, url, None), teacher_cfg, Tracer(work / "traces.jsonl"))
 
 
 def one_pass(teacher: ChatTeacher, inputs: list[dict[str, Any]], cap: int, cut: bool, draw: str) -> dict[str, Any]:
@@ -81,11 +93,8 @@ def main() -> None:
     args = parser.parse_args()
     config = load_config(None)
     inputs, cap = wave(config)
-    work = Path(tempfile.mkdtemp(prefix="ioa-bench-derail-"))
     rows = []
-    with teacher_endpoint(config, RunDir(work), Reporter()) as (url, model):
-        teacher_cfg = config.teacher.for_embedded_server().model_copy(update={"model": model})
-        teacher = ChatTeacher(build_chat_model(teacher_cfg, url, None), teacher_cfg, Tracer(work / "traces.jsonl"))
+    with embedded_teacher(config) as teacher:
         for k in range(args.passes):
             for cut in (False, True):
                 rows.append(one_pass(teacher, inputs, cap, cut, draw=f"pass{k}/{cut}"))
