@@ -16,7 +16,6 @@ keeps fewer than the checker verifies (it also drops duplicates and exercises to
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import time
 
@@ -36,6 +35,8 @@ def main() -> None:
     config = load_config(None)
     domain = get_domain("words", 0)
     modules = args.modules.split(",")
+    levels = {m.id: m.levels for m in domain.modules}
+    unit_words = {m: {w for lv in range(levels[m]) for w in domain.lesson(m, lv).items} for m in modules}
     rows = []
     with embedded_teacher(config) as teacher:
         for seed in range(args.seeds):
@@ -55,11 +56,19 @@ def main() -> None:
                 )
                 seconds = time.perf_counter() - started
                 parsed = [e for p in replies if p is not None for e in parse_exercises(p.exercises)]
-                verified = [e for e in parsed if domain.verify(module, e.problem, e.steps, e.answer).ok]
-                unit = {w for level in range(3) for w in domain.lesson(module, level).items}
-                words = sorted({w for e in verified for w in unit if re.search(rf"\b{re.escape(w)}\b", e.problem)})
-                rows.append({"module": module, "seconds": seconds, "parsed": len(parsed), "verified": len(verified)})
-                rows[-1]["words"] = len(words)
+                verdicts = [domain.verify(module, e.problem, e.steps, e.answer) for e in parsed]
+                verified = [v for v in verdicts if v.ok]
+                # The word each verified exercise asks about, as the checker found it, if it is one of the unit's.
+                words = sorted({v.entry["word"] for v in verified} & unit_words[module])
+                rows.append(
+                    {
+                        "module": module,
+                        "seconds": seconds,
+                        "parsed": len(parsed),
+                        "verified": len(verified),
+                        "words": len(words),
+                    }
+                )
                 print(
                     f"{module:<18} wave {seed}: {len(inputs)} requests, {seconds:5.1f} s, parsed {len(parsed):>3}, "
                     f"verified {len(verified):>3}, unit words {len(words):>2} {words}",
